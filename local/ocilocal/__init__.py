@@ -1,0 +1,1 @@
+"""The local cloud: OCI services on loopback for development and tests."""

@@ -1,0 +1,1 @@
+"""Shared package of the OCI Functions bundle."""

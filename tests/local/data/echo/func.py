@@ -18,10 +18,7 @@ def handler(ctx, data=None):
         os._exit(3)
     if body.startswith(b"sleep "):
         time.sleep(float(body.split()[1]))
-    if body.startswith(b"status "):
-        status = int(body.split()[1])
-    else:
-        status = 200
+    status = int(body.split()[1]) if body.startswith(b"status ") else 200
 
     reply = {
         "body": body.decode("utf-8", "replace"),

@@ -1,0 +1,258 @@
+"""The drain: stream -> Person or dead letter -> database -> commit.
+
+Each batch is one database transaction; the consumer group's offsets are
+committed only after it. A message that fails to decode becomes a dead letter
+and the cursor moves on, so a poison message never blocks its partition. The
+run stops when a read returns nothing ("empty") or when its share of the
+function's deadline is spent ("deadline").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ocifn import logs
+from ocifn.errors import ConfigError, DatabaseAuthError, DatabaseError
+from ocifn.records import Person, decode_message, message_bytes
+from ocifn.secrets import SecretReader
+from ocifn.settings import DrainSettings
+from ocifn.store import DeadLetter, SourcedPerson, Store, open_store
+from ocifn.streaming import Consumer, StreamMessage, make_stream_client
+
+logger = logging.getLogger(__name__)
+
+STOPPED_EMPTY = "empty"
+STOPPED_DEADLINE = "deadline"
+DEFAULT_DEADLINE_SECONDS = 30.0
+STREAM_ENDPOINT_FIELD = "streamMessagesEndpoint"
+STREAM_ID_FIELD = "streamOCID"
+
+
+@dataclass
+class DrainSummary:
+    """What one run did; ``read == upserted + dead_lettered``."""
+
+    read: int = 0
+    upserted: int = 0
+    dead_lettered: int = 0
+    unchanged: int = 0
+    committed: dict[int, int] = field(default_factory=dict)
+    stopped: str = STOPPED_EMPTY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "upserted": self.upserted,
+            "dead_lettered": self.dead_lettered,
+            "unchanged": self.unchanged,
+            "committed": {
+                str(partition): offset
+                for partition, offset in sorted(self.committed.items())
+            },
+            "stopped": self.stopped,
+        }
+
+
+def stop_time(
+    deadline: str | None,
+    fraction: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> float:
+    """The ``clock`` time at which a run must stop, from fdk's ISO deadline."""
+    remaining = DEFAULT_DEADLINE_SECONDS
+    if deadline:
+        try:
+            ends = datetime.fromisoformat(deadline)
+        except ValueError:
+            logger.warning("unreadable deadline %r; assuming %ss", deadline, remaining)
+        else:
+            if ends.tzinfo is None:
+                ends = ends.replace(tzinfo=UTC)
+            remaining = (ends - datetime.now(UTC)).total_seconds()
+
+    return clock() + max(remaining, 0.0) * fraction
+
+
+def split_batch(
+    messages: list[StreamMessage],
+) -> tuple[list[SourcedPerson], list[DeadLetter]]:
+    """Decode each message into a sourced person or a dead letter."""
+    persons: list[SourcedPerson] = []
+    dead_letters: list[DeadLetter] = []
+    for message in messages:
+        decoded = decode_message(message.value)
+        if isinstance(decoded, Person):
+            persons.append(SourcedPerson(decoded, message.partition, message.offset))
+            continue
+
+        raw = message_bytes(message.value)
+        dead_letters.append(
+            DeadLetter(
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                raw_value=raw if raw is not None else message.value.encode("utf-8"),
+                reason=decoded,
+            )
+        )
+
+    return persons, dead_letters
+
+
+def drain(
+    consumer: Consumer,
+    store: Store,
+    *,
+    get_limit: int,
+    stop_at: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> DrainSummary:
+    """Drain until the stream is empty or ``clock()`` reaches ``stop_at``."""
+    summary = DrainSummary()
+    while True:
+        if clock() >= stop_at:
+            summary.stopped = STOPPED_DEADLINE
+            break
+
+        messages = consumer.get(get_limit)
+        if not messages:
+            summary.stopped = STOPPED_EMPTY
+            break
+
+        persons, dead_letters = split_batch(messages)
+        counts = store.write_batch(persons, dead_letters)
+        consumer.commit()
+
+        summary.read += len(messages)
+        summary.upserted += counts.upserted
+        summary.dead_lettered += counts.dead_lettered
+        summary.unchanged += counts.unchanged
+        for message in messages:
+            latest = summary.committed.get(message.partition, -1)
+            summary.committed[message.partition] = max(latest, message.offset)
+        if dead_letters:
+            logger.warning(
+                "%d messages dead-lettered: %s",
+                len(dead_letters),
+                ", ".join(
+                    f"{letter.partition}/{letter.offset}:{letter.reason}"
+                    for letter in dead_letters[:10]
+                ),
+            )
+
+    return summary
+
+
+class DrainFunction:
+    """The drain function's state across invocations: reader, consumer, store."""
+
+    def __init__(
+        self,
+        settings: DrainSettings,
+        secret_reader: SecretReader,
+        *,
+        stream_client_factory: Callable[[str], Any] = make_stream_client,
+        store_opener: Callable[[dict[str, Any]], Store] = open_store,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._secrets = secret_reader
+        self._stream_client_factory = stream_client_factory
+        self._store_opener = store_opener
+        self._clock = clock
+        self._consumer: Consumer | None = None
+        self._consumer_source: tuple[str, str] | None = None
+        self._store: Store | None = None
+
+    def run(self, deadline: str | None) -> dict[str, Any]:
+        """One drain run; the JSON summary."""
+        stop_at = stop_time(
+            deadline, self._settings.deadline_fraction, clock=self._clock
+        )
+        consumer = self._get_consumer()
+        store = self._get_store()
+
+        consumer.restart()
+        try:
+            summary = drain(
+                consumer,
+                store,
+                get_limit=self._settings.get_limit,
+                stop_at=stop_at,
+                clock=self._clock,
+            )
+        except DatabaseError:
+            self._drop_store()
+            raise
+
+        logs.annotate(
+            read=summary.read,
+            upserted=summary.upserted,
+            dead_lettered=summary.dead_lettered,
+            unchanged=summary.unchanged,
+            committed=summary.committed,
+            stopped=summary.stopped,
+        )
+
+        return summary.to_dict()
+
+    def close(self) -> None:
+        """Release the database connection."""
+        self._drop_store()
+
+    def _get_consumer(self) -> Consumer:
+        secret = self._secrets.read(self._settings.stream_secret_id).json_object()
+        endpoint = _secret_field(secret, STREAM_ENDPOINT_FIELD, "messages endpoint")
+        stream_id = _secret_field(secret, STREAM_ID_FIELD, "stream OCID")
+
+        source = (endpoint, stream_id)
+        if self._consumer is None or self._consumer_source != source:
+            self._consumer = Consumer(
+                self._stream_client_factory(endpoint),
+                stream_id,
+                group=self._settings.consumer_group,
+                instance=self._settings.consumer_instance,
+            )
+            self._consumer_source = source
+
+        return self._consumer
+
+    def _get_store(self) -> Store:
+        if self._store is not None:
+            return self._store
+
+        secret_id = self._settings.db_secret_id
+        try:
+            self._store = self._store_opener(
+                self._secrets.read(secret_id).json_object()
+            )
+        except DatabaseAuthError:
+            logger.warning("database refused the credentials; reading the secret again")
+            self._secrets.invalidate(secret_id)
+            self._store = self._store_opener(
+                self._secrets.read(secret_id).json_object()
+            )
+
+        return self._store
+
+    def _drop_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            try:
+                store.close()
+            except Exception:
+                logger.warning("closing the store failed", exc_info=True)
+
+
+def _secret_field(secret: dict[str, Any], name: str, meaning: str) -> str:
+    value = secret.get(name)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"stream secret field {name!r} should hold the {meaning}")
+
+    return value

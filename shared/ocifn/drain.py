@@ -158,7 +158,7 @@ class DrainFunction:
         secret_reader: SecretReader,
         *,
         stream_client_factory: Callable[[str], Any] = make_stream_client,
-        store_opener: Callable[[dict[str, Any]], Store] = open_store,
+        store_opener: Callable[..., Store] = open_store,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
@@ -176,7 +176,7 @@ class DrainFunction:
             deadline, self._settings.deadline_fraction, clock=self._clock
         )
         consumer = self._get_consumer()
-        store = self._get_store()
+        store = self._get_store(stop_at)
 
         consumer.restart()
         try:
@@ -223,23 +223,33 @@ class DrainFunction:
 
         return self._consumer
 
-    def _get_store(self) -> Store:
+    def _get_store(self, stop_at: float) -> Store:
         if self._store is not None:
             return self._store
 
         secret_id = self._settings.db_secret_id
         try:
-            self._store = self._store_opener(
-                self._secrets.read(secret_id).json_object()
-            )
+            self._store = self._open_store(secret_id, stop_at)
         except DatabaseAuthError:
-            logger.warning("database refused the credentials; reading the secret again")
-            self._secrets.invalidate(secret_id)
-            self._store = self._store_opener(
-                self._secrets.read(secret_id).json_object()
-            )
+            logger.warning("database refused the credentials; reading secrets again")
+            self._secrets.invalidate()
+            self._store = self._open_store(secret_id, stop_at)
 
         return self._store
+
+    def _open_store(self, secret_id: str, stop_at: float) -> Store:
+        connection = self._secrets.read(secret_id).json_object()
+
+        return self._store_opener(
+            connection,
+            read_secret=self._read_wallet_secret,
+            deadline_seconds=stop_at - self._clock(),
+        )
+
+    def _read_wallet_secret(self, secret_id: str) -> tuple[bytes, int]:
+        secret = self._secrets.read(secret_id)
+
+        return secret.content, secret.version
 
     def _drop_store(self) -> None:
         store, self._store = self._store, None

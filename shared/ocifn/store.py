@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 BACKEND_FIELD = "backend"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+DEFAULT_CONNECT_DEADLINE_SECONDS = 30.0
 ORACLE_AUTH_ERROR_CODES = frozenset({1017, 1005, 28000, 28001})
 ORACLE_DUPLICATE_KEY_CODE = 1
 
@@ -163,8 +164,17 @@ class Store(Protocol):
         ...
 
 
-def open_store(connection: Mapping[str, Any]) -> Store:
-    """The backend the connection secret's ``backend`` field names."""
+def open_store(
+    connection: Mapping[str, Any],
+    *,
+    read_secret: Callable[[str], tuple[bytes, int]] | None = None,
+    deadline_seconds: float = DEFAULT_CONNECT_DEADLINE_SECONDS,
+) -> Store:
+    """The backend the connection secret's ``backend`` field names.
+
+    ``read_secret(ocid)`` gives ``(content, version)`` of the wallet secrets an
+    Oracle connection secret may name; ``deadline_seconds`` bounds the connect.
+    """
     backend = connection.get(BACKEND_FIELD)
     if backend == "sqlite":
         path = connection.get("path")
@@ -176,11 +186,25 @@ def open_store(connection: Mapping[str, Any]) -> Store:
         return SqliteStore(path)
 
     if backend == "oracle":
-        return OracleStore.from_connection(connection)
+        from ocifn import wallet
+
+        arguments = wallet.oracle_connect_arguments(
+            connection,
+            deadline_seconds=deadline_seconds,
+            read_secret=read_secret or _no_wallet_reader,
+        )
+        return OracleStore.connect(arguments)
 
     raise ConfigError(
         f"database connection secret field {BACKEND_FIELD!r} should hold "
         "'sqlite' or 'oracle'"
+    )
+
+
+def _no_wallet_reader(secret_id: str) -> tuple[bytes, int]:
+    raise ConfigError(
+        "the database connection secret names a wallet secret, "
+        "but no secret reader was given to read it"
     )
 
 
@@ -290,26 +314,16 @@ class OracleStore:
         self._connection = connection
 
     @classmethod
-    def from_connection(cls, connection: Mapping[str, Any]) -> OracleStore:
-        """Connect with user, password and dsn, plus optional wallet fields."""
-        params = {}
-        for name in ("user", "password", "dsn"):
-            value = connection.get(name)
-            if not isinstance(value, str) or not value:
-                raise ConfigError(
-                    f"database connection secret field {name!r} should hold the "
-                    f"Oracle {name}"
-                )
-            params[name] = value
-        for name in ("config_dir", "wallet_location", "wallet_password"):
-            value = connection.get(name)
-            if value:
-                params[name] = value
+    def connect(cls, arguments: Mapping[str, Any]) -> OracleStore:
+        """Connect with ``oracledb.connect`` keyword arguments.
 
+        They are user, password and dsn, plus config_dir, wallet_location and
+        wallet_password for a wallet (see ``ocifn.wallet``).
+        """
         import oracledb
 
         try:
-            database = oracledb.connect(**params)
+            database = oracledb.connect(**arguments)
         except oracledb.Error as exc:
             raise _oracle_error("connect", exc) from exc
 

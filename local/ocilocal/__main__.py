@@ -1,0 +1,5 @@
+"""`python -m ocilocal` runs the `ocilocal` command."""
+
+from ocilocal.cli import main
+
+main()

@@ -1,0 +1,125 @@
+"""The `ocilocal` command: `ocilocal up` runs the local cloud in the foreground.
+
+Optional plugins are found by module name: `ocilocal.functions`,
+`ocilocal.gateway` and `ocilocal.scheduler` each expose
+`create_plugin(cloud, options) -> Plugin`; `ocilocal.demo` exposes `command`,
+registered as `ocilocal demo`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import sys
+from functools import partial
+from pathlib import Path
+
+import click
+
+from ocilocal.context import Cloud
+from ocilocal.server import Server
+
+PLUGIN_MODULES = ("ocilocal.functions", "ocilocal.gateway", "ocilocal.scheduler")
+
+
+def optional_module(name: str):
+    """The module if it exists in the package, else None (import errors propagate)."""
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+def plugin_factories(options: dict) -> list:
+    """One factory per plugin module present: cloud -> Plugin."""
+    factories = []
+    for name in PLUGIN_MODULES:
+        module = optional_module(name)
+        if module is not None:
+            factories.append(partial(_create_plugin, module, options))
+    return factories
+
+
+def _create_plugin(module, options: dict, cloud: Cloud):
+    return module.create_plugin(cloud, options)
+
+
+@click.group()
+def main() -> None:
+    """The local cloud: OCI Streaming, Vault, Functions and a gateway on loopback."""
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_dir",
+    default=".ocilocal",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the cloud's state, keys and the app database.",
+)
+@click.option(
+    "--port",
+    default=8780,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Loopback port to serve on.",
+)
+@click.option(
+    "--partitions",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Partitions of the `people` stream.",
+)
+@click.option(
+    "--drain-every",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between scheduled drains; 0 disables the schedule.",
+)
+@click.option(
+    "--functions-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding the functions (the plugin's default if unset).",
+)
+@click.option(
+    "--auth/--no-auth",
+    default=True,
+    show_default=True,
+    help="Check OCI request signatures.",
+)
+@click.option("--log-level", default="INFO", show_default=True)
+def up(data_dir, port, partitions, drain_every, functions_dir, auth, log_level):
+    """Run the local cloud in the foreground until SIGINT or SIGTERM."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    options = {
+        "data_dir": data_dir,
+        "port": port,
+        "partitions": partitions,
+        "drain_every": drain_every,
+        "functions_dir": functions_dir,
+    }
+    cloud = Cloud(data_dir=data_dir, port=port)
+    server = Server(
+        cloud,
+        partitions=partitions,
+        plugin_factories=[partial(factory) for factory in plugin_factories(options)],
+        auth=auth,
+    )
+    try:
+        asyncio.run(server.run())
+    except OSError as exc:
+        click.echo(f"ocilocal: cannot serve on 127.0.0.1:{port}: {exc}", err=True)
+        sys.exit(1)
+
+
+_demo = optional_module("ocilocal.demo")
+if _demo is not None:
+    main.add_command(_demo.command, name="demo")

@@ -1,0 +1,121 @@
+"""The local cloud's server: services and plugins on one loopback port.
+
+Start order: storage, identity, the services and bootstrap, listening, plugins,
+then DIR/state.json (written atomically) and one ready line on stdout. On
+SIGINT or SIGTERM the plugins stop, the server closes and DIR/state.json is
+deleted, so a script never reads the state of a cloud that is gone; the data
+(DIR/cloud.db, keys, DIR/oci/config) stays for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from ocilocal.bootstrap import bootstrap
+from ocilocal.context import Cloud, Plugin
+from ocilocal.errors import error_middleware
+from ocilocal.identity import Identity
+from ocilocal.storage import Storage
+from ocilocal.streaming import Streaming
+from ocilocal.vault import Vault
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+PluginFactory = Callable[[Cloud], Plugin]
+
+
+def write_state(path: Path, state: dict) -> None:
+    """Write state.json atomically (a reader sees the old file or the new one)."""
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(state, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+class Server:
+    """One local cloud process."""
+
+    def __init__(
+        self,
+        cloud: Cloud,
+        *,
+        partitions: int = 2,
+        plugin_factories: list[PluginFactory] | None = None,
+        auth: bool = True,
+    ) -> None:
+        self.cloud = cloud
+        self.partitions = partitions
+        self.plugin_factories = plugin_factories or []
+        self.auth = auth
+        self.plugins: list[Plugin] = []
+        self.runner: web.AppRunner | None = None
+
+    @property
+    def state_file(self) -> Path:
+        return self.cloud.data_dir / "state.json"
+
+    async def start(self) -> None:
+        """Bring the cloud up and announce it."""
+        cloud = self.cloud
+        cloud.data_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.unlink(missing_ok=True)
+
+        cloud.storage = Storage(cloud.data_dir / "cloud.db")
+        cloud.storage.open()
+        cloud.identity = Identity(cloud, enabled=self.auth)
+        cloud.identity.setup()
+
+        streaming = Streaming(cloud)
+        vault = Vault(cloud)
+        bootstrap(cloud, streaming, vault, partitions=self.partitions)
+        self.plugins = [factory(cloud) for factory in self.plugin_factories]
+
+        app = web.Application(
+            middlewares=[error_middleware, cloud.identity.middleware],
+            client_max_size=MAX_BODY_BYTES,
+        )
+        for part in (streaming, vault, *self.plugins):
+            part.add_routes(app)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", cloud.port).start()
+
+        for plugin in self.plugins:
+            await plugin.start()
+        cloud.state["pid"] = os.getpid()
+        write_state(self.state_file, cloud.state)
+        print(f"ocilocal ready on {cloud.endpoint} (data {cloud.data_dir})", flush=True)
+
+    async def stop(self) -> None:
+        """Stop plugins, close the server and storage, remove state.json."""
+        for plugin in reversed(self.plugins):
+            try:
+                await plugin.stop()
+            except Exception:
+                logger.exception("plugin %r failed to stop", plugin)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.cloud.storage is not None:
+            self.cloud.storage.close()
+        self.state_file.unlink(missing_ok=True)
+
+    async def run(self) -> None:
+        """Start, wait for SIGINT or SIGTERM, stop."""
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        try:
+            await self.start()
+            await stopping.wait()
+        finally:
+            await self.stop()

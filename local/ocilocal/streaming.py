@@ -1,0 +1,584 @@
+"""OCI Streaming: the messages API and the admin reads the SDK needs.
+
+Paths, query parameters and JSON fields follow the SDK's StreamClient and
+StreamAdminClient (API version 20180418). Cursors are base64 JSON with an HMAC,
+valid for five minutes like OCI's. Consumer groups split a stream's partitions
+among their live instances; an instance stays live while it reads, commits or
+heartbeats within its `timeoutInMs`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from ocilocal.context import Cloud, new_ocid
+from ocilocal.errors import BadRequest, NotFound
+from ocilocal.storage import Row, Storage, now_ms
+from ocilocal.wire import format_time, json_reply, parse_time, query_int, read_json
+
+BASE = "/20180418"
+CURSOR_TTL_MS = 5 * 60 * 1000
+MAX_KEY_BYTES = 256
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_GET_LIMIT = 10000
+DEFAULT_GROUP_TIMEOUT_MS = 30000
+CURSOR_TYPES = {"AT_OFFSET", "AFTER_OFFSET", "AT_TIME", "LATEST", "TRIM_HORIZON"}
+GROUP_CURSOR_TYPES = {"AT_TIME", "LATEST", "TRIM_HORIZON"}
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """The partition a key always lands on (stable across restarts)."""
+    digest = hashlib.sha256(key).digest()
+    return int.from_bytes(digest[:8], "big") % partitions
+
+
+def decode_base64(text: Any, what: str) -> bytes:
+    """Strict base64 decoding, or 400 naming the field."""
+    if not isinstance(text, str):
+        raise BadRequest(f"{what} must be a base64 string.")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(f"{what} is not valid base64.") from exc
+
+
+def encode_base64(data: bytes | None) -> str | None:
+    """Bytes as base64 text (None stays None)."""
+    return None if data is None else base64.b64encode(data).decode()
+
+
+class CursorCodec:
+    """Opaque cursors: base64 JSON plus an HMAC so clients cannot forge them."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        """A cursor string valid for five minutes from now."""
+        payload = {**payload, "exp": now_ms() + CURSOR_TTL_MS}
+        body = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        return f"{body}.{self._sign(body)}"
+
+    def decode(self, cursor: str | None) -> dict[str, Any]:
+        """The payload of a valid, unexpired cursor, or 400."""
+        if not cursor:
+            raise BadRequest("The cursor parameter is required.")
+        body, _, signature = cursor.rpartition(".")
+        if not body or not hmac.compare_digest(signature, self._sign(body)):
+            raise BadRequest("The cursor is not valid.")
+
+        payload = json.loads(base64.urlsafe_b64decode(body))
+        if payload["exp"] < now_ms():
+            raise BadRequest("The cursor has expired; create a new one.")
+        return payload
+
+    def _sign(self, body: str) -> str:
+        mac = hmac.new(self.key, body.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+class Streaming:
+    """The Streaming service: routes under /20180418."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self.cloud = cloud
+        self.storage: Storage = cloud.storage
+        key = self.storage.get_meta("cursor_key")
+        if key is None:
+            key = secrets.token_hex(32)
+            self.storage.set_meta("cursor_key", key)
+        self.cursors = CursorCodec(bytes.fromhex(key))
+        self.round_robin: dict[str, int] = {}
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register the Streaming routes."""
+        streams = f"{BASE}/streams/{{streamId}}"
+        app.router.add_post(f"{streams}/messages", self.put_messages)
+        app.router.add_get(f"{streams}/messages", self.get_messages)
+        app.router.add_post(f"{streams}/cursors", self.create_cursor)
+        app.router.add_post(f"{streams}/groupCursors", self.create_group_cursor)
+        app.router.add_post(f"{streams}/commit", self.consumer_commit)
+        app.router.add_post(f"{streams}/heartbeat", self.consumer_heartbeat)
+        app.router.add_get(f"{streams}/groups/{{groupName}}", self.get_group)
+        app.router.add_put(f"{streams}/groups/{{groupName}}", self.update_group)
+        app.router.add_get(streams, self.get_stream)
+        app.router.add_get(f"{BASE}/streams", self.list_streams)
+        app.router.add_post(f"{BASE}/streams", self.create_stream)
+        app.router.add_get(f"{BASE}/streampools/{{streamPoolId}}", self.get_pool)
+        app.router.add_get(f"{BASE}/streampools", self.list_pools)
+
+    async def start(self) -> None:
+        """Nothing to start: state lives in storage."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    # admin
+
+    def ensure_pool(self, name: str) -> Row:
+        """The stream pool called `name`, created if missing."""
+        for pool in self.storage.stream_pools():
+            if pool["name"] == name:
+                return pool
+        pool_id = new_ocid("streampool")
+        return self.storage.create_stream_pool(pool_id, name, self.cloud.compartment_id)
+
+    def ensure_stream(self, name: str, *, partitions: int, pool_id: str) -> Row:
+        """The stream called `name`, created if missing."""
+        for stream in self.storage.streams():
+            if stream["name"] == name:
+                return stream
+        return self.storage.create_stream(
+            new_ocid("stream"),
+            name,
+            stream_pool_id=pool_id,
+            compartment_id=self.cloud.compartment_id,
+            partitions=partitions,
+        )
+
+    def stream_json(self, stream: Row, *, summary: bool = False) -> dict[str, Any]:
+        """A stream in the shape of the SDK's Stream (or StreamSummary)."""
+        body = {
+            "id": stream["id"],
+            "name": stream["name"],
+            "partitions": stream["partitions"],
+            "compartmentId": stream["compartment_id"],
+            "streamPoolId": stream["stream_pool_id"],
+            "lifecycleState": "ACTIVE",
+            "timeCreated": format_time(stream["time_created"]),
+            "messagesEndpoint": self.cloud.endpoint,
+            "freeformTags": {},
+            "definedTags": {},
+        }
+        if not summary:
+            body["retentionInHours"] = stream["retention_in_hours"]
+        return body
+
+    def pool_json(self, pool: Row) -> dict[str, Any]:
+        """A stream pool in the shape of the SDK's StreamPool."""
+        return {
+            "id": pool["id"],
+            "name": pool["name"],
+            "compartmentId": pool["compartment_id"],
+            "lifecycleState": "ACTIVE",
+            "timeCreated": format_time(pool["time_created"]),
+            "isPrivate": False,
+            "endpointFqdn": self.cloud.endpoint.removeprefix("http://"),
+            "kafkaSettings": {},
+            "freeformTags": {},
+            "definedTags": {},
+        }
+
+    def _stream(self, request: web.Request) -> Row:
+        stream = self.storage.stream(request.match_info["streamId"])
+        if stream is None:
+            raise NotFound("Stream not found or not authorized.")
+        return stream
+
+    async def get_stream(self, request: web.Request) -> web.Response:
+        """GetStream."""
+        return json_reply(self.stream_json(self._stream(request)))
+
+    async def list_streams(self, request: web.Request) -> web.Response:
+        """ListStreams, filtered by the query parameters the SDK sends."""
+        query = request.query
+        wanted = {
+            "compartment_id": query.get("compartmentId"),
+            "stream_pool_id": query.get("streamPoolId"),
+            "id": query.get("id"),
+            "name": query.get("name"),
+        }
+        rows = [
+            self.stream_json(row, summary=True)
+            for row in self.storage.streams()
+            if all(value in (None, row[field]) for field, value in wanted.items())
+        ]
+        state = query.get("lifecycleState")
+        if state and state.upper() != "ACTIVE":
+            rows = []
+        return json_reply(rows[: query_int(request, "limit", len(rows))])
+
+    async def create_stream(self, request: web.Request) -> web.Response:
+        """CreateStream in the default pool, or the pool given."""
+        details = await read_json(request)
+        name = details.get("name")
+        partitions = details.get("partitions")
+        if not isinstance(name, str) or not name:
+            raise BadRequest("name is required.")
+        if not isinstance(partitions, int) or not 1 <= partitions <= 200:
+            raise BadRequest("partitions must be an integer from 1 to 200.")
+
+        pool_id = details.get("streamPoolId") or self.ensure_pool("DefaultPool")["id"]
+        if self.storage.stream_pool(pool_id) is None:
+            raise NotFound("Stream pool not found or not authorized.")
+        stream = self.storage.create_stream(
+            new_ocid("stream"),
+            name,
+            stream_pool_id=pool_id,
+            compartment_id=details.get("compartmentId") or self.cloud.compartment_id,
+            partitions=partitions,
+            retention_in_hours=details.get("retentionInHours") or 24,
+        )
+        return json_reply(self.stream_json(stream))
+
+    async def get_pool(self, request: web.Request) -> web.Response:
+        """GetStreamPool."""
+        pool = self.storage.stream_pool(request.match_info["streamPoolId"])
+        if pool is None:
+            raise NotFound("Stream pool not found or not authorized.")
+        return json_reply(self.pool_json(pool))
+
+    async def list_pools(self, request: web.Request) -> web.Response:
+        """ListStreamPools."""
+        query = request.query
+        rows = [
+            self.pool_json(pool)
+            for pool in self.storage.stream_pools()
+            if query.get("id") in (None, pool["id"])
+            and query.get("name") in (None, pool["name"])
+            and query.get("compartmentId") in (None, pool["compartment_id"])
+        ]
+        return json_reply(rows)
+
+    # messages
+
+    async def put_messages(self, request: web.Request) -> web.Response:
+        """PutMessages: 200 with an entry per message, or 400 for the whole request."""
+        stream = self._stream(request)
+        details = await read_json(request)
+        messages = details.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise BadRequest("messages must be a non-empty list.")
+
+        decoded = []
+        total = 0
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("value") is None:
+                raise BadRequest(f"messages[{index}].value is required.")
+            value = decode_base64(message["value"], f"messages[{index}].value")
+            key = message.get("key")
+            if key is not None:
+                key = decode_base64(key, f"messages[{index}].key")
+                if len(key) > MAX_KEY_BYTES:
+                    raise BadRequest(
+                        f"messages[{index}].key is longer than {MAX_KEY_BYTES} bytes."
+                    )
+            total += len(value) + len(key or b"")
+            if len(value) > MAX_REQUEST_BYTES:
+                raise BadRequest(f"messages[{index}] is larger than 1 MiB.")
+            decoded.append((key, value))
+        if total > MAX_REQUEST_BYTES:
+            raise BadRequest("The request is larger than 1 MiB.")
+
+        entries = [
+            (self._partition_for(stream, key), key, value) for key, value in decoded
+        ]
+        placed = self.storage.append_messages(stream["id"], entries)
+        return json_reply(
+            {
+                "failures": 0,
+                "entries": [
+                    {
+                        "partition": str(partition),
+                        "offset": offset,
+                        "timestamp": format_time(stamp),
+                    }
+                    for partition, offset, stamp in placed
+                ],
+            }
+        )
+
+    def _partition_for(self, stream: Row, key: bytes | None) -> int:
+        if key is not None:
+            return partition_for_key(key, stream["partitions"])
+        turn = self.round_robin.get(stream["id"], 0)
+        self.round_robin[stream["id"]] = turn + 1
+        return turn % stream["partitions"]
+
+    async def create_cursor(self, request: web.Request) -> web.Response:
+        """CreateCursor on one partition."""
+        stream = self._stream(request)
+        details = await read_json(request)
+        kind = details.get("type")
+        if kind not in CURSOR_TYPES:
+            raise BadRequest(f"type must be one of {sorted(CURSOR_TYPES)}.")
+        partition = self._partition_number(stream, details.get("partition"))
+
+        first, following = self.storage.partition_bounds(stream["id"], partition)
+        if kind in ("AT_OFFSET", "AFTER_OFFSET"):
+            offset = details.get("offset")
+            if not isinstance(offset, int) or offset < 0:
+                raise BadRequest(f"offset is required for {kind}.")
+            position = offset if kind == "AT_OFFSET" else offset + 1
+            if position > following:
+                raise BadRequest(f"offset {offset} is beyond the end of the partition.")
+            position = max(position, first)
+        elif kind == "AT_TIME":
+            position = self._position_at_time(stream, partition, details.get("time"))
+        elif kind == "LATEST":
+            position = following
+        else:
+            position = first
+
+        cursor = {"kind": "partition", "stream": stream["id"], "partition": partition}
+        cursor["offset"] = position
+        return json_reply({"value": self.cursors.encode(cursor)})
+
+    def _partition_number(self, stream: Row, partition: Any) -> int:
+        try:
+            number = int(partition)
+        except (TypeError, ValueError):
+            number = -1
+        if not 0 <= number < stream["partitions"]:
+            raise BadRequest(f"partition {partition!r} does not exist on the stream.")
+        return number
+
+    def _position_at_time(self, stream: Row, partition: int, when: Any) -> int:
+        if not isinstance(when, str):
+            raise BadRequest("time is required for AT_TIME.")
+        return self.storage.offset_at_time(stream["id"], partition, parse_time(when))
+
+    async def get_messages(self, request: web.Request) -> web.Response:
+        """GetMessages: a JSON list, and the next cursor in opc-next-cursor."""
+        stream = self._stream(request)
+        cursor = self._cursor_for(stream, request.query.get("cursor"))
+        limit = query_int(request, "limit", MAX_GET_LIMIT)
+        if not 1 <= limit <= MAX_GET_LIMIT:
+            raise BadRequest(f"limit must be from 1 to {MAX_GET_LIMIT}.")
+
+        if cursor["kind"] == "partition":
+            rows = self.storage.read_messages(
+                stream["id"], cursor["partition"], cursor["offset"], limit
+            )
+            if rows:
+                cursor["offset"] = rows[-1]["offset"] + 1
+        else:
+            rows = self._read_group(stream, cursor, limit)
+
+        body = [self._message_json(stream, row) for row in rows]
+        next_cursor = self.cursors.encode(cursor)
+        return json_reply(body, headers={"opc-next-cursor": next_cursor})
+
+    def _cursor_for(self, stream: Row, value: str | None) -> dict[str, Any]:
+        cursor = self.cursors.decode(value)
+        if cursor["stream"] != stream["id"]:
+            raise BadRequest("The cursor belongs to another stream.")
+        return cursor
+
+    def _message_json(self, stream: Row, row: Row) -> dict[str, Any]:
+        return {
+            "stream": stream["name"],
+            "partition": str(row["partition"]),
+            "key": encode_base64(row["key"]),
+            "value": encode_base64(row["value"]),
+            "offset": row["offset"],
+            "timestamp": format_time(row["timestamp"]),
+        }
+
+    # consumer groups
+
+    async def create_group_cursor(self, request: web.Request) -> web.Response:
+        """CreateGroupCursor: join the group and start after its committed offsets."""
+        stream = self._stream(request)
+        details = await read_json(request)
+        kind = details.get("type")
+        group = details.get("groupName")
+        if kind not in GROUP_CURSOR_TYPES:
+            raise BadRequest(f"type must be one of {sorted(GROUP_CURSOR_TYPES)}.")
+        if not isinstance(group, str) or not group:
+            raise BadRequest("groupName is required.")
+        timeout = details.get("timeoutInMs") or DEFAULT_GROUP_TIMEOUT_MS
+        if not isinstance(timeout, int) or timeout <= 0:
+            raise BadRequest("timeoutInMs must be a positive integer.")
+        commit_on_get = details.get("commitOnGet")
+
+        cursor = {
+            "kind": "group",
+            "stream": stream["id"],
+            "group": group,
+            "instance": details.get("instanceName")
+            or f"instance-{secrets.token_hex(4)}",
+            "type": kind,
+            "time": parse_time(details["time"]) if kind == "AT_TIME" else None,
+            "commit_on_get": True if commit_on_get is None else bool(commit_on_get),
+            "timeout": timeout,
+            "positions": {},
+        }
+        if kind == "AT_TIME" and details.get("time") is None:
+            raise BadRequest("time is required for AT_TIME.")
+        for row in self._held(stream, cursor):
+            cursor["positions"][str(row["partition"])] = self._start(
+                stream, cursor, row
+            )
+        return json_reply({"value": self.cursors.encode(cursor)})
+
+    def _held(self, stream: Row, cursor: dict[str, Any]) -> list[dict[str, Any]]:
+        """Renew the instance, rebalance the group, return the rows it holds."""
+        rows = self._rebalance(stream, cursor["group"], cursor["instance"], cursor)
+        return [row for row in rows if row["reserved_instance"] == cursor["instance"]]
+
+    def _rebalance(
+        self, stream: Row, group: str, instance: str, cursor: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        now = now_ms()
+        self.storage.ensure_group(stream["id"], group, stream["partitions"])
+        self.storage.touch_instance(
+            stream["id"], group, instance, now + cursor["timeout"]
+        )
+        alive = self.storage.live_instances(stream["id"], group, now)
+        rows = [dict(row) for row in self.storage.group_partitions(stream["id"], group)]
+
+        # NOTE: assignment is sticky: a partition moves only when its holder lapsed
+        # or holds more than its fair share (partitions / live instances).
+        names = list(alive)
+        quota = {
+            name: len(rows) // len(names) + (1 if index < len(rows) % len(names) else 0)
+            for index, name in enumerate(names)
+        }
+        held: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for row in rows:
+            holder = row["reserved_instance"]
+            if holder in held and len(held[holder]) < quota[holder]:
+                held[holder].append(row)
+            else:
+                row["reserved_instance"] = None
+        free = [row for row in rows if row["reserved_instance"] is None]
+        for name in names:
+            while len(held[name]) < quota[name] and free:
+                row = free.pop(0)
+                row["reserved_instance"] = name
+                held[name].append(row)
+        for row in rows:
+            holder = row["reserved_instance"]
+            row["reserved_until"] = alive.get(holder) if holder else None
+
+        self.storage.save_group_partitions(stream["id"], group, rows)
+        return rows
+
+    def _start(self, stream: Row, cursor: dict[str, Any], row: dict[str, Any]) -> int:
+        """Where an instance starts reading a partition it holds."""
+        partition = row["partition"]
+        committed = row["committed_offset"]
+        known = cursor["positions"].get(str(partition))
+        if committed is not None:
+            return max(committed + 1, known or 0)
+        if known is not None:
+            return known
+        first, following = self.storage.partition_bounds(stream["id"], partition)
+        if cursor["type"] == "LATEST":
+            return following
+        if cursor["type"] == "AT_TIME":
+            return self.storage.offset_at_time(stream["id"], partition, cursor["time"])
+        return first
+
+    def _read_group(self, stream: Row, cursor: dict[str, Any], limit: int) -> list[Row]:
+        held = self._held(stream, cursor)
+        if cursor["commit_on_get"]:
+            self._commit(stream, cursor, held)
+
+        starts = {row["partition"]: self._start(stream, cursor, row) for row in held}
+        batch: list[Row] = []
+        for partition, start in starts.items():
+            batch += self.storage.read_messages(stream["id"], partition, start, limit)
+        batch.sort(key=lambda row: (row["timestamp"], row["partition"], row["offset"]))
+        batch = batch[:limit]
+
+        positions = {str(partition): start for partition, start in starts.items()}
+        for row in batch:
+            positions[str(row["partition"])] = row["offset"] + 1
+        cursor["positions"] = positions
+        return batch
+
+    def _commit(
+        self, stream: Row, cursor: dict[str, Any], held: list[dict[str, Any]]
+    ) -> None:
+        """Commit the offsets the cursor has passed on partitions the instance holds."""
+        for row in held:
+            position = cursor["positions"].get(str(row["partition"]))
+            if position is None:
+                continue
+            committed = row["committed_offset"]
+            if committed is None or position - 1 > committed:
+                row["committed_offset"] = position - 1
+        self.storage.save_group_partitions(stream["id"], cursor["group"], held)
+
+    def _group_cursor(self, request: web.Request, stream: Row) -> dict[str, Any]:
+        cursor = self._cursor_for(stream, request.query.get("cursor"))
+        if cursor["kind"] != "group":
+            raise BadRequest("The cursor is not a group cursor.")
+        return cursor
+
+    async def consumer_commit(self, request: web.Request) -> web.Response:
+        """ConsumerCommit: commit what the cursor has passed; reply a fresh cursor."""
+        stream = self._stream(request)
+        cursor = self._group_cursor(request, stream)
+        held = self._held(stream, cursor)
+        self._commit(stream, cursor, held)
+        return json_reply({"value": self.cursors.encode(cursor)})
+
+    async def consumer_heartbeat(self, request: web.Request) -> web.Response:
+        """ConsumerHeartbeat: keep the instance's reservations; reply a fresh cursor."""
+        stream = self._stream(request)
+        cursor = self._group_cursor(request, stream)
+        self._held(stream, cursor)
+        return json_reply({"value": self.cursors.encode(cursor)})
+
+    async def get_group(self, request: web.Request) -> web.Response:
+        """GetGroup: committed offsets and reservations per partition."""
+        stream = self._stream(request)
+        group = request.match_info["groupName"]
+        rows = self.storage.group_partitions(stream["id"], group)
+        if not rows:
+            raise NotFound("Group not found or not authorized.")
+
+        now = now_ms()
+        reservations = []
+        for row in rows:
+            live = row["reserved_until"] is not None and row["reserved_until"] > now
+            reservations.append(
+                {
+                    "partition": str(row["partition"]),
+                    "committedOffset": row["committed_offset"],
+                    "reservedInstance": row["reserved_instance"] if live else None,
+                    "timeReservedUntil": (
+                        format_time(row["reserved_until"]) if live else None
+                    ),
+                }
+            )
+        body = {"streamId": stream["id"], "groupName": group}
+        return json_reply({**body, "reservations": reservations})
+
+    async def update_group(self, request: web.Request) -> web.Response:
+        """UpdateGroup: move every partition's committed offset to a new start."""
+        stream = self._stream(request)
+        group = request.match_info["groupName"]
+        details = await read_json(request)
+        kind = details.get("type")
+        if kind not in GROUP_CURSOR_TYPES:
+            raise BadRequest(f"type must be one of {sorted(GROUP_CURSOR_TYPES)}.")
+
+        self.storage.ensure_group(stream["id"], group, stream["partitions"])
+        rows = [dict(row) for row in self.storage.group_partitions(stream["id"], group)]
+        for row in rows:
+            first, following = self.storage.partition_bounds(
+                stream["id"], row["partition"]
+            )
+            if kind == "TRIM_HORIZON":
+                start = first
+            elif kind == "LATEST":
+                start = following
+            else:
+                start = self._position_at_time(
+                    stream, row["partition"], details.get("time")
+                )
+            row["committed_offset"] = start - 1
+        self.storage.save_group_partitions(stream["id"], group, rows)
+        return web.Response(status=200)

@@ -29,10 +29,10 @@ DEFAULT_TARGET = "drain-stream-to-db"
 DEFAULT_NAME = "drain-stream-to-db-schedule"
 
 
-def read_schedule(schedule_dir: Path, known: dict[str, str]) -> tuple[str, str]:
-    """The schedule's name and target function from a schedule file, if any."""
+def read_schedule(schedule_dir: Path, known: dict[str, str]) -> tuple[str, str, bytes]:
+    """The schedule's name, target function and call body from its file, if any."""
     if not schedule_dir.is_dir():
-        return DEFAULT_NAME, DEFAULT_TARGET
+        return DEFAULT_NAME, DEFAULT_TARGET, b""
 
     for path in sorted(schedule_dir.iterdir()):
         if path.suffix not in (".json", ".yaml", ".yml"):
@@ -49,15 +49,26 @@ def read_schedule(schedule_dir: Path, known: dict[str, str]) -> tuple[str, str]:
             continue
 
         name = str(document.get("displayName") or document.get("name") or DEFAULT_NAME)
-        target = None
         for resource in document.get("resources") or []:
-            if isinstance(resource, dict):
-                backend = {"functionId": resource.get("id", ""), **resource}
-                target = gateway.backend_function(backend, known)
+            if not isinstance(resource, dict):
+                continue
+            backend = {"functionId": resource.get("id", ""), **resource}
+            target = gateway.backend_function(backend, known)
             if target:
-                break
-        return name, target or DEFAULT_TARGET
-    return DEFAULT_NAME, DEFAULT_TARGET
+                return name, target, resource_body(resource)
+        return name, DEFAULT_TARGET, b""
+    return DEFAULT_NAME, DEFAULT_TARGET, b""
+
+
+def resource_body(resource: dict[str, Any]) -> bytes:
+    """The BODY parameter a schedule passes to its function, as bytes."""
+    for parameter in resource.get("parameters") or []:
+        if isinstance(parameter, dict) and parameter.get("parameterType") == "BODY":
+            value = parameter.get("value")
+            if isinstance(value, str):
+                return value.encode("utf-8")
+            return json.dumps(value).encode("utf-8")
+    return b""
 
 
 class Scheduler:
@@ -74,6 +85,7 @@ class Scheduler:
         self.log_path = Path(cloud.data_dir) / "logs" / "scheduler.jsonl"
         self.name = DEFAULT_NAME
         self.target = DEFAULT_TARGET
+        self.body = b""
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -82,7 +94,9 @@ class Scheduler:
 
     async def start(self) -> None:
         known = dict(self.cloud.state.get("functions") or {})
-        self.name, self.target = read_schedule(self.deploy_dir / "schedule", known)
+        self.name, self.target, self.body = read_schedule(
+            self.deploy_dir / "schedule", known
+        )
         self.cloud.state["schedule"] = {
             "name": self.name,
             "function": self.target,
@@ -115,7 +129,7 @@ class Scheduler:
 
             started = time.time()
             try:
-                status, _, body = await service.invoke(self.target, b"")
+                status, _, body = await service.invoke(self.target, self.body)
                 parsed = parse_body(body)
             except Exception as exc:  # a run may fail; the schedule goes on
                 logger.exception("scheduled run of %s failed", self.target)

@@ -45,9 +45,12 @@ def handler(ctx, data=None):
         },
         "deadline": ctx.Deadline(),
     }
+    headers = {"Content-Type": "application/json", "X-Echo": "yes"}
+    if body.startswith(b"header-status "):
+        headers["Fn-Http-Status"] = body.split()[1].decode()
     return response.Response(
         ctx,
         response_data=json.dumps(reply),
-        headers={"Content-Type": "application/json", "X-Echo": "yes"},
+        headers=headers,
         status_code=status,
     )

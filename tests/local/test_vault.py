@@ -1,0 +1,165 @@
+"""Vault secrets through the real SDK against the running local cloud."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import oci
+import pytest
+from oci.vault.models import (
+    Base64SecretContentDetails,
+    CreateSecretDetails,
+    UpdateSecretDetails,
+)
+
+
+def content_of(bundle) -> str:
+    return base64.b64decode(bundle.secret_bundle_content.content).decode()
+
+
+def create_secret(local_cloud, vaults_client, text: str) -> str:
+    details = CreateSecretDetails(
+        compartment_id=local_cloud["compartment_id"],
+        vault_id=local_cloud["vault_id"],
+        secret_name=f"test-{uuid.uuid4().hex[:8]}",
+        key_id="ocid1.key.oc1.iad.local",
+        secret_content=Base64SecretContentDetails(
+            content_type="BASE64", content=base64.b64encode(text.encode()).decode()
+        ),
+    )
+    return vaults_client.create_secret(details).data.id
+
+
+def new_version(vaults_client, secret_id: str, text: str, stage: str = "CURRENT"):
+    content = Base64SecretContentDetails(
+        content_type="BASE64",
+        content=base64.b64encode(text.encode()).decode(),
+        stage=stage,
+    )
+    details = UpdateSecretDetails(secret_content=content)
+    return vaults_client.update_secret(secret_id, details).data
+
+
+def test_secret_bundle_bootstrap_secrets_hold_connection_details(
+    local_cloud, secrets_client
+):
+    secrets = local_cloud["secrets"]
+
+    stream = json.loads(
+        content_of(secrets_client.get_secret_bundle(secrets["stream-connection"]).data)
+    )
+    database = json.loads(
+        content_of(secrets_client.get_secret_bundle(secrets["db-connection"]).data)
+    )
+    greeting = secrets_client.get_secret_bundle(secrets["greeting"]).data
+
+    assert stream == {
+        "streamMessagesEndpoint": local_cloud["endpoint"],
+        "streamOCID": local_cloud["streams"]["people"]["id"],
+    }
+    assert database == {"backend": "sqlite", "path": local_cloud["database"]}
+    assert content_of(greeting) == "hello from the local vault"
+    assert greeting.secret_bundle_content.content_type == "BASE64"
+    assert "CURRENT" in greeting.stages
+
+
+def test_secret_bundle_by_name_matches_bundle_by_ocid(local_cloud, secrets_client):
+    by_name = secrets_client.get_secret_bundle_by_name(
+        secret_name="greeting", vault_id=local_cloud["vault_id"]
+    ).data
+
+    assert by_name.secret_id == local_cloud["secrets"]["greeting"]
+    assert content_of(by_name) == "hello from the local vault"
+
+
+def test_update_secret_new_content_becomes_current(
+    local_cloud, vaults_client, secrets_client
+):
+    secret_id = create_secret(local_cloud, vaults_client, "first")
+
+    updated = new_version(vaults_client, secret_id, "second")
+    current = secrets_client.get_secret_bundle(secret_id).data
+    previous = secrets_client.get_secret_bundle(secret_id, stage="PREVIOUS").data
+    first = secrets_client.get_secret_bundle(secret_id, version_number=1).data
+
+    assert updated.current_version_number == 2
+    assert (current.version_number, content_of(current)) == (2, "second")
+    assert sorted(current.stages) == ["CURRENT", "LATEST"]
+    assert (previous.version_number, content_of(previous)) == (1, "first")
+    assert content_of(first) == "first"
+
+
+def test_update_secret_pending_version_leaves_current(
+    local_cloud, vaults_client, secrets_client
+):
+    secret_id = create_secret(local_cloud, vaults_client, "live")
+
+    new_version(vaults_client, secret_id, "staged", stage="PENDING")
+    current = secrets_client.get_secret_bundle(secret_id).data
+    pending = secrets_client.get_secret_bundle(secret_id, stage="PENDING").data
+    latest = secrets_client.get_secret_bundle(secret_id, stage="LATEST").data
+
+    assert content_of(current) == "live"
+    assert content_of(pending) == "staged"
+    assert latest.version_number == 2
+
+
+def test_list_secret_versions_marks_older_deprecated(local_cloud, vaults_client):
+    secret_id = create_secret(local_cloud, vaults_client, "v1")
+    new_version(vaults_client, secret_id, "v2")
+    new_version(vaults_client, secret_id, "v3")
+
+    versions = vaults_client.list_secret_versions(secret_id).data
+
+    stages = {version.version_number: sorted(version.stages) for version in versions}
+    assert stages == {3: ["CURRENT", "LATEST"], 2: ["PREVIOUS"], 1: ["DEPRECATED"]}
+
+
+def test_create_secret_existing_name_answers_409(local_cloud, vaults_client):
+    details = CreateSecretDetails(
+        compartment_id=local_cloud["compartment_id"],
+        vault_id=local_cloud["vault_id"],
+        secret_name="greeting",
+        key_id="ocid1.key.oc1.iad.local",
+        secret_content=Base64SecretContentDetails(
+            content_type="BASE64", content="eA=="
+        ),
+    )
+
+    with pytest.raises(oci.exceptions.ServiceError) as caught:
+        vaults_client.create_secret(details)
+
+    assert caught.value.status == 409
+
+
+def test_secret_bundle_missing_answers_404_not_authorized_or_not_found(
+    local_cloud, secrets_client
+):
+    with pytest.raises(oci.exceptions.ServiceError) as by_id:
+        secrets_client.get_secret_bundle("ocid1.vaultsecret.oc1.iad.missing")
+    with pytest.raises(oci.exceptions.ServiceError) as by_name:
+        secrets_client.get_secret_bundle_by_name(
+            secret_name="missing", vault_id=local_cloud["vault_id"]
+        )
+
+    for caught in (by_id, by_name):
+        assert caught.value.status == 404
+        assert caught.value.code == "NotAuthorizedOrNotFound"
+
+
+def test_list_secrets_and_get_vault_show_bootstrap(
+    local_cloud, vaults_client, kms_vault_client
+):
+    secrets = vaults_client.list_secrets(
+        local_cloud["compartment_id"], vault_id=local_cloud["vault_id"]
+    ).data
+    vault = kms_vault_client.get_vault(local_cloud["vault_id"]).data
+    secret = vaults_client.get_secret(local_cloud["secrets"]["greeting"]).data
+
+    names = {summary.secret_name for summary in secrets}
+    assert {"stream-connection", "db-connection", "greeting"} <= names
+    assert vault.display_name == "local-vault"
+    assert vault.lifecycle_state == "ACTIVE"
+    assert secret.secret_name == "greeting"

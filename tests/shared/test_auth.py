@@ -1,0 +1,58 @@
+"""Tests of ocifn.auth: choosing the credentials."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from ocifn import auth
+from ocifn.errors import ConfigError
+
+
+def test_load_credentials_nothing_set_is_config_error():
+    """Without resource principal or config file, the error says what to set."""
+    with pytest.raises(ConfigError) as raised:
+        auth.load_credentials({})
+
+    assert auth.RESOURCE_PRINCIPAL_VERSION in raised.value.message
+    assert auth.CONFIG_FILE in raised.value.message
+
+
+def test_load_credentials_config_profile_gives_region(tmp_path):
+    """An API-key profile gives a signer and the profile's region."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    config_file = tmp_path / "config"
+    config_file.write_text(
+        "[LOCAL]\n"
+        "user=ocid1.user.oc1..example\n"
+        "tenancy=ocid1.tenancy.oc1..example\n"
+        "fingerprint=aa:bb:cc\n"
+        f"key_file={key_file}\n"
+        "region=us-phoenix-1\n"
+    )
+
+    credentials = auth.load_credentials(
+        {auth.CONFIG_FILE: str(config_file), auth.CONFIG_PROFILE: "LOCAL"}
+    )
+
+    assert credentials.kind == "config_profile"
+    assert credentials.region == "us-phoenix-1"
+
+
+def test_load_credentials_missing_profile_is_config_error(tmp_path):
+    """A profile that is not in the file fails with a ConfigError."""
+    config_file = tmp_path / "config"
+    config_file.write_text("[DEFAULT]\nregion=us-phoenix-1\n")
+
+    with pytest.raises(ConfigError):
+        auth.load_credentials(
+            {auth.CONFIG_FILE: str(config_file), auth.CONFIG_PROFILE: "MISSING"}
+        )

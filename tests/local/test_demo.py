@@ -1,0 +1,55 @@
+"""``ocilocal demo`` end to end: the real cloud, functions and schedule."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+FUNCTIONS = ("publish-message", "drain-stream-to-db", "read-secret")
+
+pytestmark = pytest.mark.integration
+
+
+def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "ocilocal", "demo", *arguments]
+    return subprocess.run(
+        command, cwd=REPOSITORY, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def functions_present():
+    missing = [
+        name for name in FUNCTIONS if not (REPOSITORY / "functions" / name).is_dir()
+    ]
+    if missing:
+        pytest.skip(f"functions not in this checkout: {missing}")
+
+
+def test_demo_run_twice_same_data_succeeds_both_times(tmp_path, functions_present):
+    first = run_demo("--data", str(tmp_path))
+    second = run_demo("--data", str(tmp_path))
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "rows in person:      301" in first.stdout
+    assert "rows in person:      301" in second.stdout
+    assert "greeting v" in second.stdout
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_demo_port_taken_fails_with_server_output(tmp_path, functions_present):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run_demo("--data", str(tmp_path), "--port", str(port))
+
+    assert result.returncode != 0
+    assert "local cloud" in result.stderr

@@ -1,0 +1,141 @@
+"""The gateway under /v1: routes to functions as HTTP-intent calls."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from cloud_harness import running_cloud, write_spec
+from ocilocal import gateway
+
+SPEC = {
+    "routes": [
+        {
+            "path": "/echo/{word}",
+            "methods": ["POST"],
+            "backend": {
+                "type": "ORACLE_FUNCTIONS_BACKEND",
+                "functionId": "${ECHO_FUNCTION_ID}",
+            },
+        },
+        {
+            "path": "/broken",
+            "methods": ["GET"],
+            "backend": {
+                "type": "ORACLE_FUNCTIONS_BACKEND",
+                "functionId": "${FAILING_FUNCTION_ID}",
+            },
+        },
+    ]
+}
+
+
+@pytest_asyncio.fixture
+async def harness(tmp_path):
+    write_spec(tmp_path / "deploy" / "gateway" / "deployment.json", SPEC)
+    async with running_cloud(tmp_path) as running:
+        yield running
+
+
+async def call(harness, method: str, path: str, body: bytes | None = None):
+    url = harness.cloud.state["gateway"] + path
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, data=body, headers={"X-Trace": "t1"}) as reply,
+    ):
+        return reply.status, reply.headers, await reply.read()
+
+
+@pytest.mark.asyncio
+async def test_gateway_spec_route_reaches_function_with_http_request(harness):
+    status, headers, body = await call(harness, "POST", "echo/hello?q=1", b"hi")
+
+    reply = json.loads(body)
+    assert status == 200
+    assert headers["X-Echo"] == "yes"
+    assert headers["Content-Type"] == "application/json"
+    assert reply["method"] == "POST"
+    assert reply["url"].endswith("/v1/echo/hello?q=1")
+    assert reply["http_headers"]["x-trace"] == "t1"
+
+
+@pytest.mark.asyncio
+async def test_gateway_function_status_becomes_reply_status(harness):
+    status, headers, body = await call(harness, "POST", "echo/x", b"status 404")
+
+    assert status == 404
+    assert headers["X-Echo"] == "yes"
+    assert json.loads(body)["body"] == "status 404"
+
+
+@pytest.mark.asyncio
+async def test_gateway_function_raising_returns_502_json(harness):
+    status, headers, body = await call(harness, "GET", "broken")
+
+    assert status == 502
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body)["error"]["code"] == "FunctionFailed"
+
+
+@pytest.mark.asyncio
+async def test_gateway_function_too_slow_returns_504_json(harness):
+    status, _, body = await call(harness, "POST", "echo/x", b"sleep 4")
+
+    assert status == 504
+    assert json.loads(body)["error"]["code"] == "FunctionTimedOut"
+
+
+@pytest.mark.asyncio
+async def test_gateway_unknown_route_returns_404_json(harness):
+    status, _, body = await call(harness, "GET", "nowhere")
+
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "NotFound"
+
+
+@pytest.mark.asyncio
+async def test_gateway_wrong_method_returns_405_json(harness):
+    status, _, body = await call(harness, "GET", "echo/x")
+
+    assert status == 405
+    assert json.loads(body)["error"]["code"] == "MethodNotAllowed"
+
+
+@pytest.mark.asyncio
+async def test_gateway_no_spec_default_route_without_function_returns_502(tmp_path):
+    async with running_cloud(tmp_path) as harness:
+        status, _, body = await call(harness, "POST", "messages", b"[]")
+
+    assert status == 502
+    assert json.loads(body)["error"]["code"] == "BackendUnavailable"
+
+
+def test_backend_function_placeholder_matches_function_name():
+    known = {"publish-message": "ocid1.fnfunc.a", "read-secret": "ocid1.fnfunc.b"}
+
+    by_placeholder = gateway.backend_function(
+        {"functionId": "${PUBLISH_MESSAGE_FUNCTION_ID}"}, known
+    )
+    by_ocid = gateway.backend_function({"functionId": "ocid1.fnfunc.b"}, known)
+    unknown = gateway.backend_function({"functionId": "${OTHER}"}, known)
+
+    assert (by_placeholder, by_ocid, unknown) == (
+        "publish-message",
+        "read-secret",
+        None,
+    )
+
+
+def test_load_routes_repository_spec_maps_both_routes():
+    spec = gateway.default_deploy_dir() / "gateway" / "deployment.json"
+    if not spec.is_file():
+        pytest.skip("no gateway specification in this checkout")
+    known = {"publish-message": "a", "read-secret": "b"}
+
+    routes = gateway.load_routes(spec, known)
+
+    table = {(route.path, route.methods, route.function) for route in routes}
+    assert ("/messages", ("POST",), "publish-message") in table
+    assert ("/secrets/{name}", ("GET",), "read-secret") in table

@@ -6,6 +6,7 @@ import json
 import re
 
 import oci
+import pytest
 from deployment_files import FUNCTION_NAMES, OFFLINE_CONFIG, REPOSITORY
 
 PLACEHOLDER = re.compile(r"^\$\{([A-Z][A-Z0-9_]*)_FUNCTION_ID\}$")
@@ -93,3 +94,29 @@ def test_schedule_fires_drain_every_minute():
 
     assert targets == ["drain-stream-to-db"]
     assert document["recurrenceDetails"].split() == ["*"] * 5
+
+
+def test_gateway_spec_local_gateway_reads_same_routes():
+    gateway = pytest.importorskip("ocilocal.gateway")
+    known = {
+        name: f"ocid1.fnfunc.oc1..{index}" for index, name in enumerate(FUNCTION_NAMES)
+    }
+
+    routes = gateway.load_routes(REPOSITORY / "deploy/gateway/deployment.json", known)
+
+    assert [(r.path, r.methods, r.function) for r in routes] == [
+        ("/messages", ("POST",), "publish-message"),
+        ("/secrets/{name}", ("GET",), "read-secret"),
+    ]
+
+
+def test_schedule_local_scheduler_targets_drain():
+    scheduler = pytest.importorskip("ocilocal.scheduler")
+    known = {
+        name: f"ocid1.fnfunc.oc1..{index}" for index, name in enumerate(FUNCTION_NAMES)
+    }
+
+    name, target, body = scheduler.read_schedule(REPOSITORY / "deploy/schedule", known)
+
+    assert (name, target) == ("drain-stream-to-db", "drain-stream-to-db")
+    assert json.loads(body) == {"trigger": "schedule"}

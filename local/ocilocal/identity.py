@@ -108,12 +108,12 @@ def write_private(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
-def load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
-    """The RSA key at `path`, created (mode 0600) when missing."""
+def load_or_create_key(path: Path, *, label: str = "") -> rsa.RSAPrivateKey:
+    """The RSA key at `path`, created (mode 0600, `label` as a last line) if missing."""
     if path.exists():
         return serialization.load_pem_private_key(path.read_bytes(), password=None)
     key = new_private_key()
-    write_private(path, private_pem(key))
+    write_private(path, private_pem(key) + (f"{label}\n".encode() if label else b""))
     return key
 
 
@@ -151,7 +151,9 @@ class Identity:
         self.user_id = storage.get_meta("user_id")
 
         self.token_key = load_or_create_key(self.token_key_file)
-        user_key = load_or_create_key(self.key_file)
+        # NOTE: the OCI_API_KEY last line marks an API signing key; the CLI warns
+        # on every call without it.
+        user_key = load_or_create_key(self.key_file, label="OCI_API_KEY")
         fingerprint = fingerprint_of(user_key)
         storage.add_api_key(self.user_id, fingerprint, public_pem(user_key).decode())
         self._write_config(fingerprint)

@@ -23,6 +23,7 @@ import inspect
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -270,9 +271,23 @@ class FunctionProcess:
         )
         return environment
 
+    def _end_orphan(self) -> None:
+        """End a process a killed local cloud left running on this function."""
+        pid_path = self.run_dir / "pid"
+        if not pid_path.is_file():
+            return
+
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_path.read_text())
+            command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if str(self.spec.directory / "func.py").encode() in command_line:
+                os.kill(pid, signal.SIGTERM)
+        pid_path.unlink(missing_ok=True)
+
     async def start(self) -> None:
         """Start the fdk process and wait until its socket answers."""
         await self.ensure_credentials()
+        self._end_orphan()
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         # fdk leaves its sockets behind when it dies; a stale one fails its bind.
         for stale in (self.socket_path, self.socket_path.with_name("phonylsnr.sock")):
@@ -293,6 +308,7 @@ class FunctionProcess:
                 start_new_session=True,
             )
 
+        (self.run_dir / "pid").write_text(str(self.process.pid))
         deadline = time.monotonic() + SOCKET_WAIT_SECONDS
         while not self.socket_path.exists():
             if self.process.returncode is not None:

@@ -1,4 +1,4 @@
-"""Fixtures that run the local cloud as a subprocess and build real SDK clients."""
+"""Fixtures for every test folder: the local cloud as a subprocess, SDK clients."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import oci
-from conftest import free_port, running_cloud
+from cloud_process import free_port, running_cloud
 
 
 def stream_secret(state: dict) -> tuple[int, dict]:

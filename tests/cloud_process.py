@@ -23,11 +23,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_cloud(data_dir: Path, port: int, log_path: Path) -> Iterator[dict]:
-    """Run `ocilocal up` until the block ends; yield its state.json plus data_dir."""
+def running_cloud(
+    data_dir: Path,
+    port: int,
+    log_path: Path,
+    *,
+    functions_dir: Path | None = None,
+) -> Iterator[dict]:
+    """Run `ocilocal up` until the block ends; yield its state.json plus data_dir.
+
+    ``functions_dir`` serves the functions of another folder (the repository's
+    own when None), for tests that need a function config of their own.
+    """
     state_file = data_dir / "state.json"
     command = [sys.executable, "-m", "ocilocal", "up", "--data", str(data_dir)]
     command += ["--port", str(port), "--partitions", "2", "--drain-every", "0"]
+    if functions_dir is not None:
+        command += ["--functions-dir", str(functions_dir)]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -35,7 +35,7 @@ STREAM_ID_FIELD = "streamOCID"
 
 @dataclass
 class DrainSummary:
-    """What one run did; ``read == upserted + dead_lettered``."""
+    """What one run did; ``read == upserted + dead_lettered + unchanged``."""
 
     read: int = 0
     upserted: int = 0

@@ -126,11 +126,12 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class BatchCounts:
-    """What one batch did.
+    """What one batch did; the three add up to the records of the batch.
 
-    ``upserted`` and ``dead_lettered`` count the records of the batch;
-    ``unchanged`` counts those of them already stored as new or newer (a
-    replay), which the database left as they were.
+    ``upserted`` counts the persons written (new, or newer than the stored
+    row), ``dead_lettered`` the dead letters stored for the first time, and
+    ``unchanged`` the rest: records already stored as new or newer (a replay),
+    which the database left as they were.
     """
 
     upserted: int = 0
@@ -284,8 +285,8 @@ class SqliteStore:
             cursor.close()
 
         return BatchCounts(
-            upserted=len(person_rows),
-            dead_lettered=len(dead_letter_rows),
+            upserted=persons_changed,
+            dead_lettered=letters_changed,
             unchanged=len(person_rows)
             - persons_changed
             + len(dead_letter_rows)
@@ -386,8 +387,8 @@ class OracleStore:
             raise
 
         return BatchCounts(
-            upserted=len(person_rows),
-            dead_lettered=len(dead_letter_rows),
+            upserted=persons_changed,
+            dead_lettered=len(dead_letter_rows) - duplicates,
             unchanged=len(person_rows) - persons_changed + duplicates,
         )
 

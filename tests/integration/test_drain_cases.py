@@ -1,0 +1,108 @@
+"""Each drain input case, put raw on the stream and drained through invoke.
+
+The database checked is the local cloud's real SQLite file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cloud_api import DRAIN_GROUP, read_cases
+from oci.streaming.models import UpdateGroupDetails
+
+CASES = read_cases("drain_cases.jsonl") + read_cases("seed_messages.jsonl")
+ORDER_CASES = ("order-1", "order-2")
+
+
+def case_message(case: dict) -> tuple[bytes | None, bytes]:
+    """The raw key and value bytes of a case."""
+    key = case["key"].encode("utf-8") if case["key"] is not None else None
+    return key, base64.b64decode(case["value_b64"])
+
+
+def person_row(api, name: str) -> tuple:
+    """(name as stored bytes, age, comment, src_partition, src_offset) of a name."""
+    rows = api.query(
+        "SELECT CAST(name AS BLOB), age, comment_text, src_partition, src_offset "
+        "FROM person WHERE name = ?",
+        (name,),
+    )
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def dead_letters_at(api, partition: int, offset: int) -> list[tuple]:
+    return api.query(
+        "SELECT message_key, raw_value, reason FROM dead_letter "
+        "WHERE src_partition = ? AND src_offset = ?",
+        (partition, offset),
+    )
+
+
+def table_counts(api) -> tuple[int, int]:
+    persons = api.query("SELECT COUNT(*) FROM person")[0][0]
+    letters = api.query("SELECT COUNT(*) FROM dead_letter")[0][0]
+    return persons, letters
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_drain_case_ends_as_person_or_dead_letter(api, case):
+    """A person case is a row of exactly its fields; any other a dead letter."""
+    api.drain_until_empty()
+    key, value = case_message(case)
+    partition, offset = api.put(key, value)
+
+    summary = api.drain()
+
+    assert summary["read"] == 1
+    assert summary["stopped"] == "empty"
+    assert summary["committed"] == {str(partition): offset}
+    assert api.committed_offsets()[partition] == offset
+    if case["expect"] == "person":
+        document = json.loads(value.decode("utf-8"))
+        stored_name, age, comment, source_partition, source_offset = person_row(
+            api, document["name"]
+        )
+        assert stored_name == document["name"].encode("utf-8")
+        assert (age, comment) == (document["age"], document.get("comment"))
+        assert (source_partition, source_offset) >= (partition, offset)
+        written = (source_partition, source_offset) == (partition, offset)
+        assert summary["upserted"] == (1 if written else 0)
+        assert summary["dead_lettered"] == 0
+        assert dead_letters_at(api, partition, offset) == []
+    else:
+        [(stored_key, raw_value, reason)] = dead_letters_at(api, partition, offset)
+        assert stored_key == key
+        assert raw_value == value
+        assert isinstance(reason, str) and reason.strip()
+        assert summary["dead_lettered"] == 1
+        assert summary["upserted"] == 0
+
+
+@pytest.mark.integration
+def test_drain_order_pair_redelivered_keeps_later_and_duplicates_nothing(api):
+    """The later of two messages for one name wins, also after a full redelivery."""
+    api.drain_until_empty()
+    pair = {case["id"]: case for case in CASES if case["id"] in ORDER_CASES}
+    for case_id in ORDER_CASES:
+        api.put(*case_message(pair[case_id]))
+
+    api.drain_until_empty()
+    first = person_row(api, "Order Test")
+    counts = table_counts(api)
+    committed = api.committed_offsets()
+    api.stream_client.update_group(
+        api.stream_id, DRAIN_GROUP, UpdateGroupDetails(type="TRIM_HORIZON")
+    )
+    redelivered = api.drain_until_empty()
+
+    assert first[1:3] == (21, "second")
+    assert person_row(api, "Order Test") == first
+    assert table_counts(api) == counts
+    assert sum(summary["read"] for summary in redelivered) >= len(ORDER_CASES)
+    assert sum(summary["upserted"] for summary in redelivered) == 0
+    assert sum(summary["dead_lettered"] for summary in redelivered) == 0
+    assert api.committed_offsets() == committed

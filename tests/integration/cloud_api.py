@@ -31,6 +31,8 @@ BINARY_SECRET = "binary-greeting"
 ABSENT_SECRET = "absent-greeting"
 ALLOWED_SECRETS = (GREETING_SECRET, BINARY_SECRET, ABSENT_SECRET)
 DRAIN_GROUP = "drain-stream-to-db"
+MISSING_STREAM_FUNCTION = "publish-to-missing-stream"
+MISSING_STREAM_ID = "ocid1.stream.oc1.local.missingstream"
 MAX_DRAIN_RUNS = 20
 GATEWAY_TIMEOUT_SECONDS = 120
 
@@ -51,18 +53,61 @@ class Reply:
         return json.loads(self.body)
 
 
-def copy_functions(target: Path) -> Path:
-    """The repository's functions, with read-secret allowing the test secrets."""
+def copy_functions(target: Path, endpoint: str) -> Path:
+    """The repository's functions for a cloud at ``endpoint``, changed for tests.
+
+    read-secret also allows the test secrets, and one more copy of
+    publish-message, MISSING_STREAM_FUNCTION, publishes to a stream that does
+    not exist (the local cloud lays its own values only over the real names).
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPOSITORY / "functions", target, ignore=ignore)
     shutil.copytree(
-        REPOSITORY / "functions",
-        target,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        target / "publish-message", target / MISSING_STREAM_FUNCTION, ignore=ignore
     )
-    func_yaml = target / "read-secret" / "func.yaml"
-    document = yaml.safe_load(func_yaml.read_text(encoding="utf-8"))
-    document["config"]["ALLOWED_SECRETS"] = ",".join(ALLOWED_SECRETS)
-    func_yaml.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    _change_func_yaml(
+        target / "read-secret", {"ALLOWED_SECRETS": ",".join(ALLOWED_SECRETS)}
+    )
+    _change_func_yaml(
+        target / MISSING_STREAM_FUNCTION,
+        {"STREAM_OCID": MISSING_STREAM_ID, "STREAM_MESSAGES_ENDPOINT": endpoint},
+        name=MISSING_STREAM_FUNCTION,
+    )
     return target
+
+
+def _change_func_yaml(
+    directory: Path, config: dict[str, str], *, name: str | None = None
+) -> None:
+    func_yaml = directory / "func.yaml"
+    document = yaml.safe_load(func_yaml.read_text(encoding="utf-8"))
+    document["config"].update(config)
+    if name is not None:
+        document["name"] = name
+    func_yaml.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+
+def json_document(reply: Reply, status: int, *, invoked: bool = False) -> Any:
+    """The JSON body of a reply meant to have ``status``, after checking its shape.
+
+    A gateway reply carries the status as its HTTP status; an invoke reply is
+    HTTP 200 with the status in ``Fn-Http-Status``. Either has one
+    ``application/json`` content type, and a failure is ``{"error": {"code",
+    "message"}}``.
+    """
+    if invoked:
+        assert (reply.status, reply.header("fn-http-status")) == (200, str(status))
+    else:
+        assert reply.status == status, reply.body
+    assert reply.headers["content-type"] == ["application/json"]
+    document = json.loads(reply.body)
+    if status >= 400:
+        assert set(document) == {"error"}, document
+        error = document["error"]
+        assert isinstance(error["code"], str) and error["code"]
+        assert isinstance(error["message"], str) and error["message"]
+    return document
 
 
 class CloudApi:
@@ -81,6 +126,9 @@ class CloudApi:
             self.config, service_endpoint=endpoint
         )
         self.vaults_client = oci.vault.VaultsClient(
+            self.config, service_endpoint=endpoint
+        )
+        self.secrets_client = oci.secrets.SecretsClient(
             self.config, service_endpoint=endpoint
         )
         self.invoke_client = oci.functions.FunctionsInvokeClient(

@@ -7,9 +7,15 @@ import json
 import re
 
 import pytest
-from cloud_api import read_cases
+import yaml
+from cloud_api import REPOSITORY, json_document, read_cases
 
 CASES = read_cases("publish_cases.jsonl")
+PUBLISH_CONFIG = yaml.safe_load(
+    (REPOSITORY / "functions" / "publish-message" / "func.yaml").read_text()
+)["config"]
+MAX_BODY_BYTES = int(PUBLISH_CONFIG["MAX_BODY_BYTES"])
+MAX_RECORDS = int(PUBLISH_CONFIG["MAX_BATCH_RECORDS"])
 # The record each all-or-nothing batch case fails on: (index, field).
 BATCH_FAILURES = {"one-bad-in-batch": (1, "name")}
 
@@ -34,14 +40,9 @@ def test_publish_case_through_gateway_answers_and_publishes_as_expected(api, cas
     reply = api.gateway("POST", "messages", body, case["content_type"])
     arrived = api.messages_after(before)
 
-    assert reply.status == case["expect_status"], reply.body
-    assert reply.headers["content-type"] == ["application/json"]
-    document = reply.json()
+    document = json_document(reply, case["expect_status"])
     assert len(arrived) == case["published"]
     if reply.status != 200:
-        error = document["error"]
-        assert isinstance(error["code"], str) and error["code"]
-        assert isinstance(error["message"], str) and error["message"]
         return
 
     assert document["published"] == case["published"]
@@ -67,7 +68,34 @@ def test_publish_batch_with_one_bad_record_names_index_and_field(api, case_id):
         "POST", "messages", base64.b64decode(case["body_b64"]), case["content_type"]
     )
 
-    message = reply.json()["error"]["message"]
-    assert reply.status == 400
+    message = json_document(reply, 400)["error"]["message"]
     assert re.search(rf"\b{index}\b", message), message
     assert field in message
+
+
+@pytest.mark.integration
+def test_publish_body_over_size_limit_answers_413_and_publishes_nothing(api):
+    """A body one byte over the function's MAX_BODY_BYTES is refused whole."""
+    person = json.dumps({"name": "Big", "age": 1, "comment": ""}).encode()
+    body = person[:-2] + b" " * (MAX_BODY_BYTES + 1 - len(person)) + person[-2:]
+    before = api.latest_cursors()
+
+    reply = api.gateway("POST", "messages", body, "application/json")
+
+    assert len(body) == MAX_BODY_BYTES + 1
+    assert json_document(reply, 413)["error"]["code"] == "payload_too_large"
+    assert api.messages_after(before) == []
+
+
+@pytest.mark.integration
+def test_publish_batch_over_record_limit_answers_413_and_publishes_nothing(api):
+    """A batch one record over the function's MAX_BATCH_RECORDS is refused whole."""
+    batch = [{"name": f"Over {index}", "age": 1} for index in range(MAX_RECORDS + 1)]
+    before = api.latest_cursors()
+
+    reply = api.gateway(
+        "POST", "messages", json.dumps(batch).encode(), "application/json"
+    )
+
+    assert json_document(reply, 413)["error"]["code"] == "payload_too_large"
+    assert api.messages_after(before) == []

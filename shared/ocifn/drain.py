@@ -169,6 +169,7 @@ class DrainFunction:
         self._consumer: Consumer | None = None
         self._consumer_source: tuple[str, str] | None = None
         self._store: Store | None = None
+        self._store_connection: dict[str, Any] | None = None
 
     def run(self, deadline: str | None) -> dict[str, Any]:
         """One drain run; the JSON summary."""
@@ -224,22 +225,29 @@ class DrainFunction:
         return self._consumer
 
     def _get_store(self, stop_at: float) -> Store:
-        if self._store is not None:
-            return self._store
-
+        # NOTE: the secret is read on every run (the reader caches it for its
+        # TTL), so a rotated connection secret moves the writes once the cached
+        # version expires instead of when the open connection happens to fail.
         secret_id = self._settings.db_secret_id
+        connection = self._secrets.read(secret_id).json_object()
+        if self._store is not None:
+            if connection == self._store_connection:
+                return self._store
+            logger.info("the database connection secret changed; reconnecting")
+            self._drop_store()
+
         try:
-            self._store = self._open_store(secret_id, stop_at)
+            self._store = self._open_store(connection, stop_at)
         except DatabaseAuthError:
             logger.warning("database refused the credentials; reading secrets again")
             self._secrets.invalidate()
-            self._store = self._open_store(secret_id, stop_at)
+            connection = self._secrets.read(secret_id).json_object()
+            self._store = self._open_store(connection, stop_at)
+        self._store_connection = connection
 
         return self._store
 
-    def _open_store(self, secret_id: str, stop_at: float) -> Store:
-        connection = self._secrets.read(secret_id).json_object()
-
+    def _open_store(self, connection: dict[str, Any], stop_at: float) -> Store:
         return self._store_opener(
             connection,
             read_secret=self._read_wallet_secret,

@@ -1,0 +1,252 @@
+"""A local cloud the reliability tests can stop, kill and start again.
+
+``functions_folder`` lays out a functions folder for ``ocilocal up
+--functions-dir``: the real publish-message and read-secret, and a
+drain-stream-to-db whose ``func.py`` is the real one (or the crash variant
+under ``data/``) with its ``func.yaml`` config overridden. ``Cloud`` runs
+``ocilocal up`` on it and talks to it as a client would: the gateway over
+plain HTTP, everything else through the OCI SDK.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import oci
+import yaml
+from cloud_process import START_TIMEOUT_SECONDS, free_port
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+FUNCTIONS = REPOSITORY / "functions"
+DRAIN = "drain-stream-to-db"
+CRASH_DRAIN = Path(__file__).resolve().parent / "data" / "drain-crash" / "func.py"
+STOP_TIMEOUT_SECONDS = 30
+HTTP_TIMEOUT_SECONDS = 120
+
+
+def functions_folder(
+    root: Path,
+    *,
+    drain_code: Path = FUNCTIONS / DRAIN / "func.py",
+    drain_config: dict[str, str] | None = None,
+    other_config: dict[str, str] | None = None,
+) -> Path:
+    """A functions folder: real functions, the drain's code and config chosen."""
+    folder = root / "functions"
+    folder.mkdir(parents=True)
+    for name in ("publish-message", "read-secret", DRAIN):
+        target = folder / name
+        target.mkdir()
+        code = drain_code if name == DRAIN else FUNCTIONS / name / "func.py"
+        (target / "func.py").symlink_to(code)
+        document = yaml.safe_load((FUNCTIONS / name / "func.yaml").read_text())
+        overrides = drain_config if name == DRAIN else other_config
+        document["config"].update(overrides or {})
+        (target / "func.yaml").write_text(yaml.safe_dump(document))
+
+    return folder
+
+
+class Cloud:
+    """``ocilocal up`` as a subprocess on a fixed data folder and port."""
+
+    def __init__(
+        self, data_dir: Path, functions_dir: Path, *, extra_args: tuple = ()
+    ) -> None:
+        self.data_dir = data_dir
+        self.functions_dir = functions_dir
+        self.port = free_port()
+        self.extra_args = tuple(extra_args)
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        self.process: subprocess.Popen | None = None
+        self.state: dict[str, Any] = {}
+
+    # lifecycle
+
+    def start(self) -> Cloud:
+        """Start and wait for state.json (removed first: a killed cloud leaves it)."""
+        state_file = self.data_dir / "state.json"
+        state_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "ocilocal", "up", "--data", str(self.data_dir)]
+        command += ["--port", str(self.port), "--partitions", "2"]
+        command += ["--drain-every", "0", "--functions-dir", str(self.functions_dir)]
+        command += list(self.extra_args)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT
+            )
+
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not state_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                output = self.log_path.read_text(errors="replace")
+                raise RuntimeError(f"ocilocal did not start; its output:\n{output}")
+            time.sleep(0.1)
+        self.state = json.loads(state_file.read_text())
+        return self
+
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        """Stop with ``signum``: SIGTERM shuts down in order, SIGKILL does not."""
+        if self.process is None:
+            return
+
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> Cloud:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # clients
+
+    @property
+    def database(self) -> Path:
+        return Path(self.state["database"])
+
+    def config(self) -> dict[str, Any]:
+        return oci.config.from_file(self.state["config_file"], self.state["profile"])
+
+    def stream_client(self) -> oci.streaming.StreamClient:
+        return oci.streaming.StreamClient(
+            self.config(), service_endpoint=self.state["endpoint"]
+        )
+
+    def vaults_client(self) -> oci.vault.VaultsClient:
+        return oci.vault.VaultsClient(
+            self.config(), service_endpoint=self.state["endpoint"]
+        )
+
+    @property
+    def stream_id(self) -> str:
+        return self.state["streams"]["people"]["id"]
+
+    # calls
+
+    def gateway(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """An unsigned call to the gateway: status, headers, body."""
+        request = urllib.request.Request(
+            self.state["gateway"] + path.lstrip("/"),
+            data=body,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as reply:
+                return reply.status, dict(reply.headers), reply.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers), error.read()
+
+    def publish(self, body: bytes) -> tuple[int, Any]:
+        """POST /messages; the status and the JSON reply (or the raw text)."""
+        status, _, reply = self.gateway("POST", "messages", body)
+        try:
+            return status, json.loads(reply)
+        except ValueError:
+            return status, reply.decode("utf-8", "replace")
+
+    def put_raw(
+        self, messages: list[tuple[bytes | None, bytes]]
+    ) -> list[tuple[int, int]]:
+        """Put (key, value) messages straight on the stream; their positions."""
+        entries = [
+            oci.streaming.models.PutMessagesDetailsEntry(
+                key=None if key is None else base64.b64encode(key).decode(),
+                value=base64.b64encode(value).decode(),
+            )
+            for key, value in messages
+        ]
+        result = self.stream_client().put_messages(
+            self.stream_id, oci.streaming.models.PutMessagesDetails(messages=entries)
+        )
+        positions = []
+        for entry in result.data.entries:
+            if entry.error:
+                raise AssertionError(f"the stream refused a message: {entry.error}")
+            positions.append((int(entry.partition), int(entry.offset)))
+        return positions
+
+    def drain(self) -> tuple[int, Any]:
+        """Invoke the drain through the Functions API: its status and JSON reply.
+
+        A crashed function comes back as the SDK's ServiceError (502).
+        """
+        client = oci.functions.FunctionsInvokeClient(
+            self.config(), service_endpoint=self.state["endpoint"], timeout=300
+        )
+        reply = client.invoke_function(
+            self.state["functions"][DRAIN], invoke_function_body=b""
+        )
+        status = int(reply.headers.get("fn-http-status", reply.status))
+        return status, json.loads(reply.data.content)
+
+    def drain_until_empty(self, *, most_runs: int = 20) -> list[dict]:
+        """Drain until a run reads nothing; every run must answer 200."""
+        summaries = []
+        for _ in range(most_runs):
+            status, summary = self.drain()
+            if status != 200:
+                raise AssertionError(f"drain answered {status}: {summary}")
+            summaries.append(summary)
+            if summary["read"] == 0:
+                return summaries
+        raise AssertionError(f"the drain still read messages after {most_runs} runs")
+
+    def committed_offsets(self, group: str = DRAIN) -> dict[int, int | None]:
+        """The group's committed offset per partition (empty if it never joined)."""
+        try:
+            group_model = self.stream_client().get_group(self.stream_id, group).data
+        except oci.exceptions.ServiceError as error:
+            if error.status == 404:
+                return {}
+            raise
+        return {
+            int(reservation.partition): reservation.committed_offset
+            for reservation in group_model.reservations or []
+        }
+
+    def update_secret(self, name: str, content: bytes) -> int:
+        """Give the secret a new CURRENT version; its version number."""
+        details = oci.vault.models.UpdateSecretDetails(
+            secret_content=oci.vault.models.Base64SecretContentDetails(
+                content_type="BASE64", content=base64.b64encode(content).decode()
+            )
+        )
+        secret = self.vaults_client().update_secret(
+            self.state["secrets"][name], details
+        )
+        return secret.data.current_version_number
+
+    def log_text(self) -> str:
+        """Everything the cloud and its functions logged so far."""
+        parts = [self.log_path.read_text(errors="replace")]
+        for path in sorted((self.data_dir / "logs").glob("*")):
+            parts.append(path.read_text(errors="replace"))
+        return "\n".join(parts)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -34,6 +34,14 @@ DRAIN_GROUP = "drain-stream-to-db"
 MISSING_STREAM_FUNCTION = "publish-to-missing-stream"
 MISSING_STREAM_ID = "ocid1.stream.oc1.local.missingstream"
 MAX_DRAIN_RUNS = 20
+SUMMARY_FIELDS = {
+    "read",
+    "upserted",
+    "dead_lettered",
+    "unchanged",
+    "committed",
+    "stopped",
+}
 GATEWAY_TIMEOUT_SECONDS = 120
 
 
@@ -179,6 +187,12 @@ class CloudApi:
         assert reply.header("fn-http-status") == "200"
         assert reply.headers["content-type"] == ["application/json"]
         summary = reply.json()
+        assert set(summary) == SUMMARY_FIELDS, summary
+        assert summary["stopped"] in ("empty", "deadline")
+        assert all(
+            partition.isdigit() and isinstance(offset, int)
+            for partition, offset in summary["committed"].items()
+        ), summary
         assert summary["read"] == (
             summary["upserted"] + summary["dead_lettered"] + summary["unchanged"]
         ), summary

@@ -11,6 +11,11 @@ answers as OCI Functions does: the container contract allows the fdk only 200,
 set; that header travels back unchanged, so a caller that cares reads it. A
 502 (the function raised) and a 504 (it ran out of time) become OCI errors
 with the same status.
+
+drain-stream-to-db may run as several instances (``--drain-instances N``),
+separate fdk processes with ``CONSUMER_INSTANCE`` drain-stream-to-db-1..N in
+one consumer group, as OCI Functions runs several containers of one function.
+An invoke goes to an idle instance; the scheduler fires each one.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from ocilocal.context import new_ocid
 logger = logging.getLogger(__name__)
 
 APPLICATION_NAME = "ocifn-app"
+SCALED_FUNCTION = "drain-stream-to-db"
 API_VERSIONS = ("20181201", "20260325")
 DEFAULT_TIMEOUT_SECONDS = 30
 DEFAULT_MEMORY_MB = 128
@@ -178,14 +184,19 @@ def fdk_executable() -> Path:
 class FunctionProcess:
     """One function's fdk process: start, call over its socket, restart, stop."""
 
-    def __init__(self, service: FunctionsService, spec: FunctionSpec) -> None:
+    def __init__(
+        self, service: FunctionsService, spec: FunctionSpec, instance: int = 1
+    ) -> None:
         self.service = service
         self.spec = spec
-        self.run_dir = service.run_dir / spec.name
+        self.instance = instance
+        # the first instance keeps the plain names; others get a ".N" suffix
+        suffix = "" if instance == 1 else f".{instance}"
+        self.run_dir = service.run_dir / f"{spec.name}{suffix}"
         self.socket_path = self._socket_path()
         self.key_path = self.run_dir / "private.pem"
         self.token_path = self.run_dir / "rpst"
-        self.log_path = service.logs_dir / f"{spec.name}.log"
+        self.log_path = service.logs_dir / f"{spec.name}{suffix}.log"
         self.process: asyncio.subprocess.Process | None = None
         self.lock = asyncio.Lock()
         self._public_pem: bytes | None = None
@@ -253,6 +264,8 @@ class FunctionProcess:
 
         environment.update(self.spec.config)
         environment.update(self.service.local_config(self.spec.name))
+        if self.spec.name == SCALED_FUNCTION:
+            environment["CONSUMER_INSTANCE"] = f"{SCALED_FUNCTION}-{self.instance}"
         environment.update(
             {
                 "FN_FORMAT": "http-stream",
@@ -404,7 +417,10 @@ class FunctionsService:
         self.application_id = ""
         self.function_ids: dict[str, str] = {}
         self.created: dict[str, str] = {}
+        self.drain_instances = int(options.get("drain_instances") or 1)
         self.processes: dict[str, FunctionProcess] = {}
+        self.instances: dict[str, list[FunctionProcess]] = {}
+        self._turn: dict[str, int] = {}
         self._refresher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         _SERVICES[id(cloud)] = self
@@ -495,16 +511,26 @@ class FunctionsService:
     async def start(self) -> None:
         """Register the functions, start their processes, record the OCIDs."""
         self._load_registry()
-        self.processes = {
-            name: FunctionProcess(self, spec) for name, spec in self.specs.items()
+        self.instances = {
+            name: [
+                FunctionProcess(self, spec, instance)
+                for instance in range(1, self.instance_count(name) + 1)
+            ]
+            for name, spec in self.specs.items()
         }
+        self.processes = {name: group[0] for name, group in self.instances.items()}
+        every = self.all_processes()
         results = await asyncio.gather(
-            *(process.start() for process in self.processes.values()),
-            return_exceptions=True,
+            *(process.start() for process in every), return_exceptions=True
         )
-        for name, result in zip(self.processes, results, strict=True):
+        for process, result in zip(every, results, strict=True):
             if isinstance(result, BaseException):
-                logger.error("function %s did not start: %s", name, result)
+                logger.error(
+                    "function %s (instance %d) did not start: %s",
+                    process.spec.name,
+                    process.instance,
+                    result,
+                )
 
         self.cloud.state["application_id"] = self.application_id
         self.cloud.state["functions"] = {
@@ -520,16 +546,24 @@ class FunctionsService:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(
-            *(process.stop() for process in self.processes.values()),
+            *(process.stop() for process in self.all_processes()),
             return_exceptions=True,
         )
+
+    def instance_count(self, name: str) -> int:
+        """How many instances of a function run (only the drain scales)."""
+        return self.drain_instances if name == SCALED_FUNCTION else 1
+
+    def all_processes(self) -> list[FunctionProcess]:
+        """Every instance of every function."""
+        return [process for group in self.instances.values() for process in group]
 
     async def _refresh_tokens(self) -> None:
         """Rewrite each token file well before it expires."""
         interval = max(1.0, self.token_ttl / 4)
         while True:
             await asyncio.sleep(interval)
-            for process in self.processes.values():
+            for process in self.all_processes():
                 try:
                     await process.ensure_credentials()
                 except Exception:
@@ -545,17 +579,44 @@ class FunctionsService:
         return None
 
     async def call(
-        self, name: str, body: bytes, headers: dict[str, str] | None = None
+        self,
+        name: str,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        instance: int | None = None,
     ) -> CallResult:
-        """Call a function by name; raises FunctionCallError on 502/504-type failure."""
-        process = self.processes.get(name)
-        if process is None:
+        """Call a function by name; raises FunctionCallError on 502/504-type failure.
+
+        ``instance`` (1-based) picks one instance; by default an idle one.
+        """
+        group = self.instances.get(name)
+        if not group:
             raise KeyError(name)
+        if instance is not None:
+            process = group[instance - 1]
+        else:
+            process = self._pick(name, group)
 
         return await process.call(body, headers or {})
 
+    def _pick(self, name: str, group: list[FunctionProcess]) -> FunctionProcess:
+        """An idle instance if there is one, else the next in turn."""
+        turn = self._turn.get(name, 0)
+        self._turn[name] = turn + 1
+        ordered = group[turn % len(group) :] + group[: turn % len(group)]
+        for process in ordered:
+            if not process.lock.locked():
+                return process
+        return ordered[0]
+
     async def invoke(
-        self, name: str, body: bytes, *, http: dict[str, Any] | None = None
+        self,
+        name: str,
+        body: bytes,
+        *,
+        http: dict[str, Any] | None = None,
+        instance: int | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """Invoke a function; ``http`` (method, url, headers) makes it an HTTP call.
 
@@ -569,7 +630,7 @@ class FunctionsService:
                 http.get("method", "GET"), http.get("url", "/"), http.get("headers")
             )
         try:
-            result = await self.call(name, body, headers)
+            result = await self.call(name, body, headers, instance=instance)
         except KeyError:
             return error_reply(404, "NotFound", f"no function named {name}")
         except FunctionCallError as exc:

@@ -1,7 +1,8 @@
 """The schedule: fires drain-stream-to-db every few seconds, one run at a time.
 
 Each run goes through the Functions service's ``invoke``, as the Resource
-Scheduler's call would, and appends one JSON line to
+Scheduler's call would; with several drain instances each one is fired, and
+each run appends one JSON line (with its ``instance`` number) to
 ``DIR/logs/scheduler.jsonl``: when it started and ended, the status and the
 function's body (parsed when it is JSON). A failed run is logged and the
 schedule goes on. A schedule file in ``deploy/schedule/`` may name the
@@ -121,37 +122,51 @@ class Scheduler:
             await self.run_once()
 
     async def run_once(self) -> dict[str, Any] | None:
-        """Fire the target once and log the run; never raises."""
+        """Fire every instance of the target once and log each run; never raises.
+
+        Returns the record of the first instance's run.
+        """
         async with self._lock:
             service = functions.service_for(self.cloud)
             if service is None or self.target not in service.processes:
                 return None
 
-            started = time.time()
-            try:
-                status, _, body = await service.invoke(self.target, self.body)
-                parsed = parse_body(body)
-            except Exception as exc:  # a run may fail; the schedule goes on
-                logger.exception("scheduled run of %s failed", self.target)
-                status, parsed = 500, {"error": {"code": type(exc).__name__}}
-            finished = time.time()
+            count = len(service.instances.get(self.target) or [None])
+            records = await asyncio.gather(
+                *(self._run(service, number) for number in range(1, count + 1))
+            )
+            return records[0]
 
-            record = {
-                "time": iso(started),
-                "finished": iso(finished),
-                "duration_ms": round((finished - started) * 1000),
-                "schedule": self.name,
-                "function": self.target,
-                "status": status,
-                "body": parsed,
-            }
-            try:
-                self.log_path.parent.mkdir(parents=True, exist_ok=True)
-                with self.log_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            except OSError:
-                logger.exception("could not write %s", self.log_path.name)
-            return record
+    async def _run(self, service: Any, instance: int) -> dict[str, Any]:
+        """One instance's run, logged as one line."""
+        started = time.time()
+        try:
+            status, _, body = await service.invoke(
+                self.target, self.body, instance=instance
+            )
+            parsed = parse_body(body)
+        except Exception as exc:  # a run may fail; the schedule goes on
+            logger.exception("scheduled run of %s failed", self.target)
+            status, parsed = 500, {"error": {"code": type(exc).__name__}}
+        finished = time.time()
+
+        record = {
+            "time": iso(started),
+            "finished": iso(finished),
+            "duration_ms": round((finished - started) * 1000),
+            "schedule": self.name,
+            "function": self.target,
+            "instance": instance,
+            "status": status,
+            "body": parsed,
+        }
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError:
+            logger.exception("could not write %s", self.log_path.name)
+        return record
 
 
 def parse_body(body: bytes) -> Any:

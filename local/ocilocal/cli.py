@@ -20,6 +20,7 @@ import click
 
 from ocilocal.context import Cloud
 from ocilocal.server import Server
+from ocilocal.streaming import CURSOR_TTL_SECONDS
 
 PLUGIN_MODULES = ("ocilocal.functions", "ocilocal.gateway", "ocilocal.scheduler")
 
@@ -92,8 +93,55 @@ def main() -> None:
     show_default=True,
     help="Check OCI request signatures.",
 )
+@click.option(
+    "--drain-instances",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Copies of drain-stream-to-db in one consumer group, each fired by the"
+    " schedule (CONSUMER_INSTANCE drain-stream-to-db-1..N).",
+)
+@click.option(
+    "--retention-seconds",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Keep messages this long on every stream, instead of its retentionInHours.",
+)
+@click.option(
+    "--enforce-limits/--no-enforce-limits",
+    default=False,
+    show_default=True,
+    help="Throttle as OCI Streaming does: 5 GetMessages/s per partition per group,"
+    " 1 MB/s writes per partition.",
+)
+@click.option(
+    "--cursor-ttl-seconds",
+    default=CURSOR_TTL_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="How long a stream cursor stays valid (OCI: 300).",
+)
+@click.option(
+    "--iam-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder with policies.txt and dynamic-groups.json (default: deploy/iam).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
-def up(data_dir, port, partitions, drain_every, functions_dir, auth, log_level):
+def up(
+    data_dir,
+    port,
+    partitions,
+    drain_every,
+    functions_dir,
+    auth,
+    drain_instances,
+    retention_seconds,
+    enforce_limits,
+    cursor_ttl_seconds,
+    iam_dir,
+    log_level,
+):
     """Run the local cloud in the foreground until SIGINT or SIGTERM."""
     logging.basicConfig(
         level=log_level.upper(),
@@ -105,6 +153,7 @@ def up(data_dir, port, partitions, drain_every, functions_dir, auth, log_level):
         "partitions": partitions,
         "drain_every": drain_every,
         "functions_dir": functions_dir,
+        "drain_instances": drain_instances,
     }
     cloud = Cloud(data_dir=data_dir, port=port)
     server = Server(
@@ -112,6 +161,10 @@ def up(data_dir, port, partitions, drain_every, functions_dir, auth, log_level):
         partitions=partitions,
         plugin_factories=[partial(factory) for factory in plugin_factories(options)],
         auth=auth,
+        iam_dir=iam_dir,
+        retention_seconds=retention_seconds,
+        enforce_limits=enforce_limits,
+        cursor_ttl_seconds=cursor_ttl_seconds,
     )
     try:
         asyncio.run(server.run())

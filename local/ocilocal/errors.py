@@ -5,6 +5,7 @@ ApiError                 any failure answered to a client
   NotAuthenticated       401 NotAuthenticated
   NotFound               404 NotAuthorizedOrNotFound
   Conflict               409 Conflict
+  TooManyRequests        429 TooManyRequests
 
 `error_middleware` turns these, and aiohttp's own HTTP errors, into that body and
 puts an `opc-request-id` header on every reply.
@@ -57,6 +58,11 @@ class Conflict(ApiError):
     code = "Conflict"
 
 
+class TooManyRequests(ApiError):
+    status = 429
+    code = "TooManyRequests"
+
+
 _HTTP_CODES = {
     400: "InvalidParameter",
     401: "NotAuthenticated",
@@ -64,6 +70,7 @@ _HTTP_CODES = {
     405: "MethodNotAllowed",
     409: "Conflict",
     413: "RequestEntityTooLarge",
+    429: "TooManyRequests",
     500: "InternalServerError",
 }
 

@@ -1,6 +1,7 @@
 """The local cloud's server: services and plugins on one loopback port.
 
 Start order: storage, identity, the services and bootstrap, listening, plugins,
+the IAM policies (`ocilocal.policies`, read from the deployment's iam folder),
 then DIR/state.json (written atomically) and one ready line on stdout. On
 SIGINT or SIGTERM the plugins stop, the server closes and DIR/state.json is
 deleted, so a script never reads the state of a cloud that is gone; the data
@@ -23,8 +24,9 @@ from ocilocal.bootstrap import bootstrap
 from ocilocal.context import Cloud, Plugin
 from ocilocal.errors import error_middleware
 from ocilocal.identity import Identity
+from ocilocal.policies import Policies, placeholder_values
 from ocilocal.storage import Storage
-from ocilocal.streaming import Streaming
+from ocilocal.streaming import CURSOR_TTL_SECONDS, Streaming
 from ocilocal.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,14 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 PluginFactory = Callable[[Cloud], Plugin]
+
+
+def default_iam_dir() -> Path:
+    """`deploy/iam` in the current folder, else the repository's own."""
+    here = Path.cwd() / "deploy" / "iam"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "deploy" / "iam"
 
 
 def write_state(path: Path, state: dict) -> None:
@@ -51,11 +61,21 @@ class Server:
         partitions: int = 2,
         plugin_factories: list[PluginFactory] | None = None,
         auth: bool = True,
+        iam_dir: Path | None = None,
+        retention_seconds: float | None = None,
+        enforce_limits: bool = False,
+        cursor_ttl_seconds: float = CURSOR_TTL_SECONDS,
     ) -> None:
         self.cloud = cloud
         self.partitions = partitions
         self.plugin_factories = plugin_factories or []
         self.auth = auth
+        self.iam_dir = iam_dir or default_iam_dir()
+        self.streaming_options = {
+            "retention_seconds": retention_seconds,
+            "enforce_limits": enforce_limits,
+            "cursor_ttl_seconds": cursor_ttl_seconds,
+        }
         self.plugins: list[Plugin] = []
         self.runner: web.AppRunner | None = None
 
@@ -74,13 +94,26 @@ class Server:
         cloud.identity = Identity(cloud, enabled=self.auth)
         cloud.identity.setup()
 
-        streaming = Streaming(cloud)
+        streaming = Streaming(cloud, **self.streaming_options)
         vault = Vault(cloud)
         bootstrap(cloud, streaming, vault, partitions=self.partitions)
         self.plugins = [factory(cloud) for factory in self.plugin_factories]
+        policies = Policies.from_directory(
+            self.iam_dir, lambda: placeholder_values(cloud)
+        )
+        logger.info(
+            "%d policy statements, %d dynamic groups from %s",
+            len(policies.statements),
+            len(policies.dynamic_groups),
+            self.iam_dir,
+        )
 
         app = web.Application(
-            middlewares=[error_middleware, cloud.identity.middleware],
+            middlewares=[
+                error_middleware,
+                cloud.identity.middleware,
+                policies.middleware,
+            ],
             client_max_size=MAX_BODY_BYTES,
         )
         for part in (streaming, vault, *self.plugins):

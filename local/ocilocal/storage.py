@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS message (
     key BLOB, value BLOB NOT NULL, timestamp INTEGER NOT NULL,
     PRIMARY KEY (stream_id, partition, offset));
 CREATE INDEX IF NOT EXISTS message_time ON message (stream_id, partition, timestamp);
+CREATE TABLE IF NOT EXISTS partition_head (
+    stream_id TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, partition));
 CREATE TABLE IF NOT EXISTS group_partition (
     stream_id TEXT NOT NULL, group_name TEXT NOT NULL, partition INTEGER NOT NULL,
     committed_offset INTEGER, reserved_instance TEXT, reserved_until INTEGER,
@@ -52,6 +55,14 @@ CREATE TABLE IF NOT EXISTS secret_version (
     content TEXT NOT NULL, pending INTEGER NOT NULL DEFAULT 0,
     time_created INTEGER NOT NULL, PRIMARY KEY (secret_id, version_number));
 """
+
+# Columns added after the first release: (table, column, definition).
+ADDED_COLUMNS = (
+    ("stream_pool", "lifecycle_state", "TEXT NOT NULL DEFAULT 'ACTIVE'"),
+    ("stream_pool", "state_changed_at", "INTEGER NOT NULL DEFAULT 0"),
+    ("stream", "lifecycle_state", "TEXT NOT NULL DEFAULT 'ACTIVE'"),
+    ("stream", "state_changed_at", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 Row = sqlite3.Row
 
@@ -76,6 +87,10 @@ class Storage:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        for table, column, definition in ADDED_COLUMNS:
+            present = {row["name"] for row in self._all(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         """Close the database."""
@@ -128,16 +143,34 @@ class Storage:
 
     # stream pools and streams
 
-    def create_stream_pool(self, pool_id: str, name: str, compartment_id: str) -> Row:
-        """Create a stream pool."""
+    def create_stream_pool(
+        self, pool_id: str, name: str, compartment_id: str, *, state: str = "ACTIVE"
+    ) -> Row:
+        """Create a stream pool in lifecycle state `state`."""
+        stamp = now_ms()
         self._write(
-            "INSERT INTO stream_pool VALUES (?, ?, ?, ?)",
+            "INSERT INTO stream_pool (id, name, compartment_id, time_created,"
+            " lifecycle_state, state_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
             pool_id,
             name,
             compartment_id,
-            now_ms(),
+            stamp,
+            state,
+            stamp,
         )
         return self.stream_pool(pool_id)
+
+    def set_lifecycle_state(self, table: str, resource_id: str, state: str) -> None:
+        """Move a stream or stream pool to a lifecycle state, stamped now."""
+        if table not in ("stream", "stream_pool"):
+            raise ValueError(f"no lifecycle in table {table}")
+        self._write(
+            f"UPDATE {table} SET lifecycle_state = ?, state_changed_at = ?"
+            " WHERE id = ?",
+            state,
+            now_ms(),
+            resource_id,
+        )
 
     def stream_pool(self, pool_id: str) -> Row | None:
         """A stream pool by OCID."""
@@ -157,17 +190,23 @@ class Storage:
         compartment_id: str,
         partitions: int,
         retention_in_hours: int = 24,
+        state: str = "ACTIVE",
     ) -> Row:
-        """Create a stream."""
+        """Create a stream in lifecycle state `state`."""
+        stamp = now_ms()
         self._write(
-            "INSERT INTO stream VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO stream (id, name, stream_pool_id, compartment_id, partitions,"
+            " retention_in_hours, time_created, lifecycle_state, state_changed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             stream_id,
             name,
             stream_pool_id,
             compartment_id,
             partitions,
             retention_in_hours,
-            now_ms(),
+            stamp,
+            state,
+            stamp,
         )
         return self.stream(stream_id)
 
@@ -199,28 +238,55 @@ class Storage:
                     (stream_id, partition, offset, key, value, stamp),
                 )
                 placed.append((partition, offset, stamp))
+            for partition, following in next_offsets.items():
+                self.db.execute(
+                    "INSERT OR REPLACE INTO partition_head VALUES (?, ?, ?)",
+                    (stream_id, partition, following),
+                )
         return placed
 
     def _next_offset(self, stream_id: str, partition: int) -> int:
+        """The offset the partition's next message gets (kept past retention)."""
+        head = self._one(
+            "SELECT next_offset FROM partition_head WHERE stream_id = ?"
+            " AND partition = ?",
+            stream_id,
+            partition,
+        )
         row = self._one(
             "SELECT MAX(offset) AS last FROM message"
             " WHERE stream_id = ? AND partition = ?",
             stream_id,
             partition,
         )
-        return 0 if row["last"] is None else row["last"] + 1
+        after_last = 0 if row["last"] is None else row["last"] + 1
+        return max(after_last, head["next_offset"] if head else 0)
 
     def partition_bounds(self, stream_id: str, partition: int) -> tuple[int, int]:
         """(first offset kept, offset the next message will get)."""
+        following = self._next_offset(stream_id, partition)
         row = self._one(
-            "SELECT MIN(offset) AS first, MAX(offset) AS last FROM message"
+            "SELECT MIN(offset) AS first FROM message"
             " WHERE stream_id = ? AND partition = ?",
             stream_id,
             partition,
         )
-        if row["last"] is None:
-            return 0, 0
-        return row["first"], row["last"] + 1
+        first = following if row["first"] is None else row["first"]
+        return first, following
+
+    def purge_messages(self, stream_id: str, before_ms: int) -> int:
+        """Delete a stream's messages older than `before_ms`; return how many."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR IGNORE INTO partition_head SELECT stream_id, partition,"
+                " MAX(offset) + 1 FROM message WHERE stream_id = ? GROUP BY partition",
+                (stream_id,),
+            )
+            cursor = self.db.execute(
+                "DELETE FROM message WHERE stream_id = ? AND timestamp < ?",
+                (stream_id, before_ms),
+            )
+        return cursor.rowcount
 
     def offset_at_time(self, stream_id: str, partition: int, epoch_ms: int) -> int:
         """The first offset whose timestamp is at or after `epoch_ms`."""

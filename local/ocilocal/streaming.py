@@ -5,6 +5,14 @@ StreamAdminClient (API version 20180418). Cursors are base64 JSON with an HMAC,
 valid for five minutes like OCI's. Consumer groups split a stream's partitions
 among their live instances; an instance stays live while it reads, commits or
 heartbeats within its `timeoutInMs`.
+
+Streams and stream pools are CREATING, then ACTIVE, for a moment after they
+are created, and DELETING, then DELETED, after they are deleted; a deleted
+stream's messages API answers 404. Messages older than the stream's retention
+(or `--retention-seconds`) are removed before each use of the stream, and a
+cursor pointing before the oldest kept message is refused with 400. With
+`--enforce-limits`, GetMessages and PutMessages are throttled as OCI throttles
+them (see `ocilocal.limits`).
 """
 
 from __future__ import annotations
@@ -20,12 +28,18 @@ from typing import Any
 from aiohttp import web
 
 from ocilocal.context import Cloud, new_ocid
-from ocilocal.errors import BadRequest, NotFound
+from ocilocal.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from ocilocal.limits import StreamLimits
+from ocilocal.policies import requires
 from ocilocal.storage import Row, Storage, now_ms
 from ocilocal.wire import format_time, json_reply, parse_time, query_int, read_json
 
 BASE = "/20180418"
-CURSOR_TTL_MS = 5 * 60 * 1000
+CURSOR_TTL_SECONDS = 5 * 60
+# NOTE: OCI takes seconds to minutes to create or delete a stream; a short
+# transition keeps the states visible to `--wait-for-state` without slowing tests.
+LIFECYCLE_TRANSITION_MS = 500
+GONE_STATES = ("DELETING", "DELETED")
 MAX_KEY_BYTES = 256
 MAX_REQUEST_BYTES = 1024 * 1024
 MAX_GET_LIMIT = 10000
@@ -55,15 +69,55 @@ def encode_base64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode()
 
 
+def lifecycle_state(row: Row) -> str:
+    """A stream's or pool's state now: CREATING and DELETING pass after a moment."""
+    state = row["lifecycle_state"]
+    settled = now_ms() - row["state_changed_at"] >= LIFECYCLE_TRANSITION_MS
+    if state == "CREATING" and settled:
+        return "ACTIVE"
+    if state == "DELETING" and settled:
+        return "DELETED"
+    return state
+
+
+def stream_target(service: Streaming, request: web.Request) -> dict[str, str]:
+    """The policy attributes of the stream a request names."""
+    stream = service.storage.stream(request.match_info["streamId"])
+    if stream is None:
+        raise NotFound("Stream not found or not authorized.")
+    return {
+        "target.stream.id": stream["id"],
+        "target.streampool.id": stream["stream_pool_id"],
+        "target.compartment.id": stream["compartment_id"],
+    }
+
+
+def pool_target(service: Streaming, request: web.Request) -> dict[str, str]:
+    """The policy attributes of the stream pool a request names."""
+    pool = service.storage.stream_pool(request.match_info["streamPoolId"])
+    if pool is None:
+        raise NotFound("Stream pool not found or not authorized.")
+    return {
+        "target.streampool.id": pool["id"],
+        "target.compartment.id": pool["compartment_id"],
+    }
+
+
+def compartment_target(service: Any, request: web.Request) -> dict[str, str]:
+    """The policy attributes of a list or create: the compartment asked about."""
+    return {"target.compartment.id": request.query.get("compartmentId", "")}
+
+
 class CursorCodec:
     """Opaque cursors: base64 JSON plus an HMAC so clients cannot forge them."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, ttl_seconds: float = CURSOR_TTL_SECONDS) -> None:
         self.key = key
+        self.ttl_ms = int(ttl_seconds * 1000)
 
     def encode(self, payload: dict[str, Any]) -> str:
-        """A cursor string valid for five minutes from now."""
-        payload = {**payload, "exp": now_ms() + CURSOR_TTL_MS}
+        """A cursor string valid for five minutes (the TTL) from now."""
+        payload = {**payload, "exp": now_ms() + self.ttl_ms}
         body = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
         return f"{body}.{self._sign(body)}"
 
@@ -76,7 +130,7 @@ class CursorCodec:
             raise BadRequest("The cursor is not valid.")
 
         payload = json.loads(base64.urlsafe_b64decode(body))
-        if payload["exp"] < now_ms():
+        if payload["exp"] <= now_ms():
             raise BadRequest("The cursor has expired; create a new one.")
         return payload
 
@@ -88,14 +142,23 @@ class CursorCodec:
 class Streaming:
     """The Streaming service: routes under /20180418."""
 
-    def __init__(self, cloud: Cloud) -> None:
+    def __init__(
+        self,
+        cloud: Cloud,
+        *,
+        retention_seconds: float | None = None,
+        enforce_limits: bool = False,
+        cursor_ttl_seconds: float = CURSOR_TTL_SECONDS,
+    ) -> None:
         self.cloud = cloud
         self.storage: Storage = cloud.storage
         key = self.storage.get_meta("cursor_key")
         if key is None:
             key = secrets.token_hex(32)
             self.storage.set_meta("cursor_key", key)
-        self.cursors = CursorCodec(bytes.fromhex(key))
+        self.cursors = CursorCodec(bytes.fromhex(key), ttl_seconds=cursor_ttl_seconds)
+        self.retention_seconds = retention_seconds
+        self.limits = StreamLimits(enabled=enforce_limits)
         self.round_robin: dict[str, int] = {}
 
     def add_routes(self, app: web.Application) -> None:
@@ -110,10 +173,14 @@ class Streaming:
         app.router.add_get(f"{streams}/groups/{{groupName}}", self.get_group)
         app.router.add_put(f"{streams}/groups/{{groupName}}", self.update_group)
         app.router.add_get(streams, self.get_stream)
+        app.router.add_delete(streams, self.delete_stream)
         app.router.add_get(f"{BASE}/streams", self.list_streams)
         app.router.add_post(f"{BASE}/streams", self.create_stream)
-        app.router.add_get(f"{BASE}/streampools/{{streamPoolId}}", self.get_pool)
-        app.router.add_get(f"{BASE}/streampools", self.list_pools)
+        pools = f"{BASE}/streampools"
+        app.router.add_get(f"{pools}/{{streamPoolId}}", self.get_pool)
+        app.router.add_delete(f"{pools}/{{streamPoolId}}", self.delete_pool)
+        app.router.add_get(pools, self.list_pools)
+        app.router.add_post(pools, self.create_pool)
 
     async def start(self) -> None:
         """Nothing to start: state lives in storage."""
@@ -152,7 +219,7 @@ class Streaming:
             "partitions": stream["partitions"],
             "compartmentId": stream["compartment_id"],
             "streamPoolId": stream["stream_pool_id"],
-            "lifecycleState": "ACTIVE",
+            "lifecycleState": lifecycle_state(stream),
             "timeCreated": format_time(stream["time_created"]),
             "messagesEndpoint": self.cloud.endpoint,
             "freeformTags": {},
@@ -168,7 +235,7 @@ class Streaming:
             "id": pool["id"],
             "name": pool["name"],
             "compartmentId": pool["compartment_id"],
-            "lifecycleState": "ACTIVE",
+            "lifecycleState": lifecycle_state(pool),
             "timeCreated": format_time(pool["time_created"]),
             "isPrivate": False,
             "endpointFqdn": self.cloud.endpoint.removeprefix("http://"),
@@ -178,15 +245,38 @@ class Streaming:
         }
 
     def _stream(self, request: web.Request) -> Row:
+        """The live stream a messages call names, its expired messages removed."""
+        stream = self._any_stream(request)
+        if lifecycle_state(stream) in GONE_STATES:
+            raise NotFound("Stream not found or not authorized.")
+        retention_ms = (
+            self.retention_seconds * 1000
+            if self.retention_seconds is not None
+            else stream["retention_in_hours"] * 3600 * 1000
+        )
+        self.storage.purge_messages(stream["id"], now_ms() - int(retention_ms))
+        return stream
+
+    def _any_stream(self, request: web.Request) -> Row:
         stream = self.storage.stream(request.match_info["streamId"])
         if stream is None:
             raise NotFound("Stream not found or not authorized.")
         return stream
 
+    @requires("read", "streams", stream_target)
     async def get_stream(self, request: web.Request) -> web.Response:
-        """GetStream."""
-        return json_reply(self.stream_json(self._stream(request)))
+        """GetStream, in any lifecycle state."""
+        return json_reply(self.stream_json(self._any_stream(request)))
 
+    @requires("manage", "streams", stream_target)
+    async def delete_stream(self, request: web.Request) -> web.Response:
+        """DeleteStream: DELETING, then DELETED; its messages API answers 404."""
+        stream = self._any_stream(request)
+        if lifecycle_state(stream) not in GONE_STATES:
+            self.storage.set_lifecycle_state("stream", stream["id"], "DELETING")
+        return web.Response(status=202)
+
+    @requires("inspect", "streams", compartment_target)
     async def list_streams(self, request: web.Request) -> web.Response:
         """ListStreams, filtered by the query parameters the SDK sends."""
         query = request.query
@@ -202,12 +292,13 @@ class Streaming:
             if all(value in (None, row[field]) for field, value in wanted.items())
         ]
         state = query.get("lifecycleState")
-        if state and state.upper() != "ACTIVE":
-            rows = []
+        if state:
+            rows = [row for row in rows if row["lifecycleState"] == state.upper()]
         return json_reply(rows[: query_int(request, "limit", len(rows))])
 
+    @requires("manage", "streams", compartment_target)
     async def create_stream(self, request: web.Request) -> web.Response:
-        """CreateStream in the default pool, or the pool given."""
+        """CreateStream in the default pool, or the pool given: CREATING first."""
         details = await read_json(request)
         name = details.get("name")
         partitions = details.get("partitions")
@@ -216,8 +307,12 @@ class Streaming:
         if not isinstance(partitions, int) or not 1 <= partitions <= 200:
             raise BadRequest("partitions must be an integer from 1 to 200.")
 
+        retention = details.get("retentionInHours") or 24
+        if not isinstance(retention, int) or not 24 <= retention <= 168:
+            raise BadRequest("retentionInHours must be an integer from 24 to 168.")
         pool_id = details.get("streamPoolId") or self.ensure_pool("DefaultPool")["id"]
-        if self.storage.stream_pool(pool_id) is None:
+        pool = self.storage.stream_pool(pool_id)
+        if pool is None or lifecycle_state(pool) in GONE_STATES:
             raise NotFound("Stream pool not found or not authorized.")
         stream = self.storage.create_stream(
             new_ocid("stream"),
@@ -225,10 +320,12 @@ class Streaming:
             stream_pool_id=pool_id,
             compartment_id=details.get("compartmentId") or self.cloud.compartment_id,
             partitions=partitions,
-            retention_in_hours=details.get("retentionInHours") or 24,
+            retention_in_hours=retention,
+            state="CREATING",
         )
         return json_reply(self.stream_json(stream))
 
+    @requires("read", "stream-pools", pool_target)
     async def get_pool(self, request: web.Request) -> web.Response:
         """GetStreamPool."""
         pool = self.storage.stream_pool(request.match_info["streamPoolId"])
@@ -236,6 +333,7 @@ class Streaming:
             raise NotFound("Stream pool not found or not authorized.")
         return json_reply(self.pool_json(pool))
 
+    @requires("inspect", "stream-pools", compartment_target)
     async def list_pools(self, request: web.Request) -> web.Response:
         """ListStreamPools."""
         query = request.query
@@ -246,12 +344,52 @@ class Streaming:
             and query.get("name") in (None, pool["name"])
             and query.get("compartmentId") in (None, pool["compartment_id"])
         ]
+        state = query.get("lifecycleState")
+        if state:
+            rows = [row for row in rows if row["lifecycleState"] == state.upper()]
         return json_reply(rows)
+
+    @requires("manage", "stream-pools", compartment_target)
+    async def create_pool(self, request: web.Request) -> web.Response:
+        """CreateStreamPool: CREATING first, then ACTIVE."""
+        details = await read_json(request)
+        name = details.get("name")
+        compartment_id = details.get("compartmentId")
+        if not isinstance(name, str) or not name or not compartment_id:
+            raise BadRequest("name and compartmentId are required.")
+        pool = self.storage.create_stream_pool(
+            new_ocid("streampool"), name, compartment_id, state="CREATING"
+        )
+        return json_reply(self.pool_json(pool))
+
+    @requires("manage", "stream-pools", pool_target)
+    async def delete_pool(self, request: web.Request) -> web.Response:
+        """DeleteStreamPool: refused (409) while it holds a stream not deleted."""
+        pool = self.storage.stream_pool(request.match_info["streamPoolId"])
+        if pool is None:
+            raise NotFound("Stream pool not found or not authorized.")
+        holding = [
+            stream
+            for stream in self.storage.streams()
+            if stream["stream_pool_id"] == pool["id"]
+            and lifecycle_state(stream) != "DELETED"
+        ]
+        if holding:
+            raise Conflict("The stream pool still holds streams; delete them first.")
+        if lifecycle_state(pool) not in GONE_STATES:
+            self.storage.set_lifecycle_state("stream_pool", pool["id"], "DELETING")
+        return web.Response(status=202)
 
     # messages
 
+    @requires("use", "stream-push", stream_target)
     async def put_messages(self, request: web.Request) -> web.Response:
-        """PutMessages: 200 with an entry per message, or 400 for the whole request."""
+        """PutMessages: 200 with an entry per message, or 400 for the whole request.
+
+        With limits on, an entry that would take its partition over 1 MB/s is
+        not stored: its entry carries error TooManyRequests, and `failures`
+        counts such entries, as OCI answers.
+        """
         stream = self._stream(request)
         details = await read_json(request)
         messages = details.get("messages")
@@ -278,23 +416,39 @@ class Streaming:
         if total > MAX_REQUEST_BYTES:
             raise BadRequest("The request is larger than 1 MiB.")
 
-        entries = [
-            (self._partition_for(stream, key), key, value) for key, value in decoded
-        ]
-        placed = self.storage.append_messages(stream["id"], entries)
-        return json_reply(
-            {
-                "failures": 0,
-                "entries": [
+        accepted = []
+        outcome: list[int | None] = []
+        for key, value in decoded:
+            partition = self._partition_for(stream, key)
+            size = len(value) + len(key or b"")
+            if self.limits.allow_write(stream["id"], partition, size):
+                outcome.append(len(accepted))
+                accepted.append((partition, key, value))
+            else:
+                outcome.append(None)
+        placed = self.storage.append_messages(stream["id"], accepted)
+
+        entries = []
+        for index in outcome:
+            if index is None:
+                entries.append(
                     {
-                        "partition": str(partition),
-                        "offset": offset,
-                        "timestamp": format_time(stamp),
+                        "error": "TooManyRequests",
+                        "errorMessage": "The partition's write throughput limit"
+                        " (1 MB per second) was exceeded; retry this message.",
                     }
-                    for partition, offset, stamp in placed
-                ],
-            }
-        )
+                )
+                continue
+            partition, offset, stamp = placed[index]
+            entries.append(
+                {
+                    "partition": str(partition),
+                    "offset": offset,
+                    "timestamp": format_time(stamp),
+                }
+            )
+        failures = outcome.count(None)
+        return json_reply({"failures": failures, "entries": entries})
 
     def _partition_for(self, stream: Row, key: bytes | None) -> int:
         if key is not None:
@@ -303,6 +457,7 @@ class Streaming:
         self.round_robin[stream["id"]] = turn + 1
         return turn % stream["partitions"]
 
+    @requires("use", "stream-pull", stream_target)
     async def create_cursor(self, request: web.Request) -> web.Response:
         """CreateCursor on one partition."""
         stream = self._stream(request)
@@ -320,7 +475,11 @@ class Streaming:
             position = offset if kind == "AT_OFFSET" else offset + 1
             if position > following:
                 raise BadRequest(f"offset {offset} is beyond the end of the partition.")
-            position = max(position, first)
+            if position < first:
+                raise BadRequest(
+                    f"offset {offset} is before the oldest message kept on the"
+                    f" partition ({first}); it has passed the retention period."
+                )
         elif kind == "AT_TIME":
             position = self._position_at_time(stream, partition, details.get("time"))
         elif kind == "LATEST":
@@ -346,6 +505,7 @@ class Streaming:
             raise BadRequest("time is required for AT_TIME.")
         return self.storage.offset_at_time(stream["id"], partition, parse_time(when))
 
+    @requires("use", "stream-pull", stream_target)
     async def get_messages(self, request: web.Request) -> web.Response:
         """GetMessages: a JSON list, and the next cursor in opc-next-cursor."""
         stream = self._stream(request)
@@ -355,6 +515,14 @@ class Streaming:
             raise BadRequest(f"limit must be from 1 to {MAX_GET_LIMIT}.")
 
         if cursor["kind"] == "partition":
+            self._check_read_limit(stream, None, [cursor["partition"]])
+            first, _ = self.storage.partition_bounds(stream["id"], cursor["partition"])
+            if cursor["offset"] < first:
+                raise BadRequest(
+                    "The cursor points before the oldest message kept on the"
+                    " partition; those messages passed the retention period."
+                    " Create a new cursor."
+                )
             rows = self.storage.read_messages(
                 stream["id"], cursor["partition"], cursor["offset"], limit
             )
@@ -366,6 +534,15 @@ class Streaming:
         body = [self._message_json(stream, row) for row in rows]
         next_cursor = self.cursors.encode(cursor)
         return json_reply(body, headers={"opc-next-cursor": next_cursor})
+
+    def _check_read_limit(
+        self, stream: Row, group: str | None, partitions: list[int]
+    ) -> None:
+        if not self.limits.allow_get(stream["id"], group, partitions):
+            raise TooManyRequests(
+                "Too many requests: GetMessages is limited to 5 calls per second"
+                " per partition per consumer group."
+            )
 
     def _cursor_for(self, stream: Row, value: str | None) -> dict[str, Any]:
         cursor = self.cursors.decode(value)
@@ -385,6 +562,7 @@ class Streaming:
 
     # consumer groups
 
+    @requires("use", "stream-pull", stream_target)
     async def create_group_cursor(self, request: web.Request) -> web.Response:
         """CreateGroupCursor: join the group and start after its committed offsets."""
         stream = self._stream(request)
@@ -481,10 +659,21 @@ class Streaming:
 
     def _read_group(self, stream: Row, cursor: dict[str, Any], limit: int) -> list[Row]:
         held = self._held(stream, cursor)
+        self._check_read_limit(
+            stream, cursor["group"], [row["partition"] for row in held]
+        )
         if cursor["commit_on_get"]:
             self._commit(stream, cursor, held)
 
-        starts = {row["partition"]: self._start(stream, cursor, row) for row in held}
+        # NOTE: a group position behind retention moves up to the oldest kept
+        # message instead of failing, so a lagging group resumes on its own.
+        starts = {
+            row["partition"]: max(
+                self._start(stream, cursor, row),
+                self.storage.partition_bounds(stream["id"], row["partition"])[0],
+            )
+            for row in held
+        }
         batch: list[Row] = []
         for partition, start in starts.items():
             batch += self.storage.read_messages(stream["id"], partition, start, limit)
@@ -516,6 +705,7 @@ class Streaming:
             raise BadRequest("The cursor is not a group cursor.")
         return cursor
 
+    @requires("use", "stream-pull", stream_target)
     async def consumer_commit(self, request: web.Request) -> web.Response:
         """ConsumerCommit: commit what the cursor has passed; reply a fresh cursor."""
         stream = self._stream(request)
@@ -524,6 +714,7 @@ class Streaming:
         self._commit(stream, cursor, held)
         return json_reply({"value": self.cursors.encode(cursor)})
 
+    @requires("use", "stream-pull", stream_target)
     async def consumer_heartbeat(self, request: web.Request) -> web.Response:
         """ConsumerHeartbeat: keep the instance's reservations; reply a fresh cursor."""
         stream = self._stream(request)
@@ -531,6 +722,7 @@ class Streaming:
         self._held(stream, cursor)
         return json_reply({"value": self.cursors.encode(cursor)})
 
+    @requires("read", "stream-pull", stream_target)
     async def get_group(self, request: web.Request) -> web.Response:
         """GetGroup: committed offsets and reservations per partition."""
         stream = self._stream(request)
@@ -556,6 +748,7 @@ class Streaming:
         body = {"streamId": stream["id"], "groupName": group}
         return json_reply({**body, "reservations": reservations})
 
+    @requires("use", "stream-pull", stream_target)
     async def update_group(self, request: web.Request) -> web.Response:
         """UpdateGroup: move every partition's committed offset to a new start."""
         stream = self._stream(request)

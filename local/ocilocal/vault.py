@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ocilocal.context import Cloud, new_ocid
 from ocilocal.errors import BadRequest, Conflict, NotFound
+from ocilocal.policies import requires
 from ocilocal.storage import Row, Storage
 from ocilocal.wire import format_time, json_reply, query_int, read_json
 
@@ -38,6 +39,52 @@ def version_stages(secret: Row, version: Row, latest: int) -> list[str]:
     if number == secret["previous_version"]:
         stages.append("PREVIOUS")
     return stages or ["DEPRECATED"]
+
+
+def secret_attributes(secret: Row) -> dict[str, str]:
+    """The policy attributes of a secret."""
+    return {
+        "target.secret.id": secret["id"],
+        "target.secret.name": secret["name"],
+        "target.vault.id": secret["vault_id"],
+        "target.compartment.id": secret["compartment_id"],
+    }
+
+
+def secret_target(service: Vault, request: web.Request) -> dict[str, str]:
+    """The policy attributes of the secret a request names by OCID."""
+    return secret_attributes(service._secret(request.match_info["secretId"]))
+
+
+def named_secret_target(service: Vault, request: web.Request) -> dict[str, str]:
+    """The policy attributes of the secret a request names by vault and name."""
+    name = request.query.get("secretName", "")
+    vault_id = request.query.get("vaultId", "")
+    secret = service.storage.secret_by_name(vault_id, name)
+    if secret is not None:
+        return secret_attributes(secret)
+    vault = service.storage.vault(vault_id)
+    return {
+        "target.secret.name": name,
+        "target.vault.id": vault_id,
+        "target.compartment.id": vault["compartment_id"] if vault else "",
+    }
+
+
+def vault_target(service: Vault, request: web.Request) -> dict[str, str]:
+    """The policy attributes of the vault a request names."""
+    vault = service.storage.vault(request.match_info["vaultId"])
+    if vault is None:
+        raise NotFound("Vault not found or not authorized.")
+    return {
+        "target.vault.id": vault["id"],
+        "target.compartment.id": vault["compartment_id"],
+    }
+
+
+def compartment_target(service: Vault, request: web.Request) -> dict[str, str]:
+    """The policy attributes of a list: the compartment asked about."""
+    return {"target.compartment.id": request.query.get("compartmentId", "")}
 
 
 class Vault:
@@ -162,12 +209,14 @@ class Vault:
             "metadata": json.loads(secret["metadata"]) if secret["metadata"] else None,
         }
 
+    @requires("read", "secret-bundles", secret_target)
     async def get_secret_bundle(self, request: web.Request) -> web.Response:
         """GetSecretBundle by OCID, version number, version name or stage."""
         secret = self._secret(request.match_info["secretId"])
         version = self._selected_version(request, secret)
         return json_reply(self.bundle_json(secret, version))
 
+    @requires("read", "secret-bundles", named_secret_target)
     async def get_bundle_by_name(self, request: web.Request) -> web.Response:
         """GetSecretBundleByName: secretName and vaultId in the query."""
         name = request.query.get("secretName")
@@ -180,6 +229,7 @@ class Vault:
         version = self._selected_version(request, secret)
         return json_reply(self.bundle_json(secret, version))
 
+    @requires("read", "secret-bundles", secret_target)
     async def list_bundle_versions(self, request: web.Request) -> web.Response:
         """ListSecretBundleVersions."""
         secret = self._secret(request.match_info["secretId"])
@@ -241,6 +291,7 @@ class Vault:
             raise BadRequest("secretContent.stage must be CURRENT or PENDING.")
         return text, content.get("name"), stage
 
+    @requires("manage", "secrets", compartment_target)
     async def create_secret(self, request: web.Request) -> web.Response:
         """CreateSecret: version 1 becomes CURRENT."""
         details = await read_json(request)
@@ -266,6 +317,7 @@ class Vault:
         )
         return json_reply(self.secret_json(secret))
 
+    @requires("use", "secrets", secret_target)
     async def update_secret(self, request: web.Request) -> web.Response:
         """UpdateSecret: new content adds a version (CURRENT unless PENDING)."""
         secret = self._secret(request.match_info["secretId"])
@@ -290,12 +342,14 @@ class Vault:
         )
         return json_reply(self.secret_json(self.storage.secret(secret["id"])))
 
+    @requires("read", "secrets", secret_target)
     async def get_secret(self, request: web.Request) -> web.Response:
         """GetSecret."""
         return json_reply(
             self.secret_json(self._secret(request.match_info["secretId"]))
         )
 
+    @requires("inspect", "secrets", compartment_target)
     async def list_secrets(self, request: web.Request) -> web.Response:
         """ListSecrets, filtered by compartmentId, vaultId and name."""
         query = request.query
@@ -310,12 +364,14 @@ class Vault:
         ]
         return json_reply(body)
 
+    @requires("inspect", "secrets", secret_target)
     async def list_versions(self, request: web.Request) -> web.Response:
         """ListSecretVersions, newest first."""
         secret = self._secret(request.match_info["secretId"])
         versions = self.storage.secret_versions(secret["id"])
         return json_reply([self.version_json(secret, version) for version in versions])
 
+    @requires("read", "secrets", secret_target)
     async def get_version(self, request: web.Request) -> web.Response:
         """GetSecretVersion."""
         secret = self._secret(request.match_info["secretId"])
@@ -345,6 +401,7 @@ class Vault:
             "isVaultReplicable": False,
         }
 
+    @requires("read", "vaults", vault_target)
     async def get_vault(self, request: web.Request) -> web.Response:
         """GetVault."""
         vault = self.storage.vault(request.match_info["vaultId"])
@@ -352,6 +409,7 @@ class Vault:
             raise NotFound("Vault not found or not authorized.")
         return json_reply(self.vault_json(vault))
 
+    @requires("inspect", "vaults", compartment_target)
     async def list_vaults(self, request: web.Request) -> web.Response:
         """ListVaults of a compartment."""
         compartment = request.query.get("compartmentId")

@@ -148,9 +148,10 @@ def test_middleware_gateway_paths_are_not_checked(local_cloud):
 
 
 def test_resource_principal_token_signer_reaches_secret_bundle(local_cloud, tmp_path):
+    """The token names read-secret, whose policy lets it read `greeting`."""
     identity = token_minter(local_cloud)
     environment = identity.resource_principal_environment(
-        tmp_path, FUNCTION_ID, "fnfunc"
+        tmp_path, local_cloud["functions"]["read-secret"], "fnfunc"
     )
 
     completed = subprocess.run(

@@ -88,6 +88,14 @@ def main() -> None:
     help="Folder holding the functions (the plugin's default if unset).",
 )
 @click.option(
+    "--functions-from-staged",
+    "staged_dir",
+    default=None,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Run each function from STAGED/<name>/ as deploy/install_function.py"
+    " installs it, alone on its path.",
+)
+@click.option(
     "--auth/--no-auth",
     default=True,
     show_default=True,
@@ -134,6 +142,7 @@ def up(
     partitions,
     drain_every,
     functions_dir,
+    staged_dir,
     auth,
     drain_instances,
     retention_seconds,
@@ -153,6 +162,7 @@ def up(
         "partitions": partitions,
         "drain_every": drain_every,
         "functions_dir": functions_dir,
+        "staged_dir": staged_dir,
         "drain_instances": drain_instances,
     }
     cloud = Cloud(data_dir=data_dir, port=port)

@@ -4,6 +4,11 @@ Each function found under the functions folder runs as the real ``fdk`` entry
 point, listening on a unix socket, with its ``func.yaml`` config overlaid with
 local values and a resource-principal environment like OCI Functions gives it.
 Calls go to ``POST /call`` on that socket, one at a time per process.
+With the ``staged_dir`` option (``ocilocal up --functions-from-staged DIR``)
+a function's code and libraries come from ``DIR/<name>/function`` and
+``DIR/<name>/python`` instead, as ``deploy/install_function.py`` lays them out:
+the base interpreter runs with ``-S`` and a clean environment, so nothing but
+that folder and the standard library can be imported.
 
 Invoke over the OCI API (``POST /{version}/functions/{id}/actions/invoke``)
 answers as OCI Functions does: the container contract allows the fdk only 200,
@@ -181,6 +186,13 @@ def fdk_executable() -> Path:
     return Path(sys.executable).parent / "fdk"
 
 
+def base_python() -> str:
+    """The interpreter the running one (perhaps a venv's) was made from."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidate = Path(sys.base_prefix) / "bin" / version
+    return str(candidate) if candidate.is_file() else sys.executable
+
+
 class FunctionProcess:
     """One function's fdk process: start, call over its socket, restart, stop."""
 
@@ -252,15 +264,25 @@ class FunctionProcess:
 
     def environment(self) -> dict[str, str]:
         """The process environment: config, Fn variables, resource principal."""
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("OCI_", "FN_"))
-        }
-        python_path = [str(self.spec.directory)]
-        if environment.get("PYTHONPATH"):
-            python_path.append(environment["PYTHONPATH"])
-        environment["PYTHONPATH"] = os.pathsep.join(python_path)
+        staged = self.staged_dir()
+        if staged is not None:
+            # a staged install runs alone: nothing of this process's setup
+            environment = {
+                key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ
+            }
+            environment["PYTHONPATH"] = os.pathsep.join(
+                [str(staged / "function"), str(staged / "python")]
+            )
+        else:
+            environment = {
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith(("OCI_", "FN_"))
+            }
+            python_path = [str(self.spec.directory)]
+            if environment.get("PYTHONPATH"):
+                python_path.append(environment["PYTHONPATH"])
+            environment["PYTHONPATH"] = os.pathsep.join(python_path)
 
         environment.update(self.spec.config)
         environment.update(self.service.local_config(self.spec.name))
@@ -284,6 +306,28 @@ class FunctionProcess:
         )
         return environment
 
+    def staged_dir(self) -> Path | None:
+        """This function's staged install (``python/``, ``function/``), if any."""
+        if self.service.staged_dir is None:
+            return None
+
+        return self.service.staged_dir / self.spec.name
+
+    def code_dir(self) -> Path:
+        """The folder ``func.py`` runs from."""
+        staged = self.staged_dir()
+        return self.spec.directory if staged is None else staged / "function"
+
+    def command(self) -> list[str]:
+        """The fdk entry point; a staged one under the base interpreter, no site."""
+        func = str(self.code_dir() / "func.py")
+        staged = self.staged_dir()
+        if staged is None:
+            return [str(fdk_executable()), func, self.spec.entrypoint]
+
+        fdk = str(staged / "python" / "bin" / "fdk")
+        return [base_python(), "-S", fdk, func, self.spec.entrypoint]
+
     def _end_orphan(self) -> None:
         """End a process a killed local cloud left running on this function."""
         pid_path = self.run_dir / "pid"
@@ -293,7 +337,7 @@ class FunctionProcess:
         with contextlib.suppress(OSError, ValueError):
             pid = int(pid_path.read_text())
             command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if str(self.spec.directory / "func.py").encode() in command_line:
+            if str(self.code_dir() / "func.py").encode() in command_line:
                 os.kill(pid, signal.SIGTERM)
         pid_path.unlink(missing_ok=True)
 
@@ -310,10 +354,8 @@ class FunctionProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self.process = await asyncio.create_subprocess_exec(
-                str(fdk_executable()),
-                str(self.spec.directory / "func.py"),
-                self.spec.entrypoint,
-                cwd=str(self.spec.directory),
+                *self.command(),
+                cwd=str(self.code_dir()),
                 env=self.environment(),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
@@ -413,6 +455,8 @@ class FunctionsService:
             Path(functions_dir) if functions_dir else default_functions_dir()
         )
         self.token_ttl = int(options.get("token_ttl") or TOKEN_TTL_SECONDS)
+        staged_dir = options.get("staged_dir")
+        self.staged_dir = Path(staged_dir) if staged_dir else None
         self.specs = {spec.name: spec for spec in discover(self.functions_dir)}
         self.application_id = ""
         self.function_ids: dict[str, str] = {}

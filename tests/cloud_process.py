@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 START_TIMEOUT_SECONDS = 60
@@ -29,17 +29,21 @@ def running_cloud(
     log_path: Path,
     *,
     functions_dir: Path | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[dict]:
     """Run `ocilocal up` until the block ends; yield its state.json plus data_dir.
 
     ``functions_dir`` serves the functions of another folder (the repository's
     own when None), for tests that need a function config of their own.
+    ``options`` are more ``ocilocal up`` options; a repeated one wins over the
+    defaults above (e.g. ``["--drain-every", "1"]``).
     """
     state_file = data_dir / "state.json"
     command = [sys.executable, "-m", "ocilocal", "up", "--data", str(data_dir)]
     command += ["--port", str(port), "--partitions", "2", "--drain-every", "0"]
     if functions_dir is not None:
         command += ["--functions-dir", str(functions_dir)]
+    command += list(options)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:

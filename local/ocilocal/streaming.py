@@ -160,6 +160,9 @@ class Streaming:
         self.retention_seconds = retention_seconds
         self.limits = StreamLimits(enabled=enforce_limits)
         self.round_robin: dict[str, int] = {}
+        # NOTE: work requests live in memory only; they describe a transition
+        # that lasts under a second, so none outlives a restart in a useful way.
+        self.work_requests: dict[str, dict[str, Any]] = {}
 
     def add_routes(self, app: web.Application) -> None:
         """Register the Streaming routes."""
@@ -181,6 +184,9 @@ class Streaming:
         app.router.add_delete(f"{pools}/{{streamPoolId}}", self.delete_pool)
         app.router.add_get(pools, self.list_pools)
         app.router.add_post(pools, self.create_pool)
+        app.router.add_get(
+            f"{BASE}/workRequests/{{workRequestId}}", self.get_work_request
+        )
 
     async def start(self) -> None:
         """Nothing to start: state lives in storage."""
@@ -244,6 +250,50 @@ class Streaming:
             "definedTags": {},
         }
 
+    def _start_work(
+        self, operation: str, entity_type: str, resource: Row, action: str
+    ) -> dict[str, str]:
+        """Record a work request for a create or delete; its reply header."""
+        work_id = new_ocid("streamworkrequest")
+        self.work_requests[work_id] = {
+            "operation": operation,
+            "entity_type": entity_type,
+            "resource_id": resource["id"],
+            "compartment_id": resource["compartment_id"],
+            "action": action,
+            "accepted": now_ms(),
+        }
+        return {"opc-work-request-id": work_id}
+
+    async def get_work_request(self, request: web.Request) -> web.Response:
+        """GetWorkRequest: IN_PROGRESS while the resource moves, then SUCCEEDED."""
+        work_id = request.match_info["workRequestId"]
+        work = self.work_requests.get(work_id)
+        if work is None:
+            raise NotFound("Work request not found or not authorized.")
+        finished = work["accepted"] + LIFECYCLE_TRANSITION_MS
+        done = now_ms() >= finished
+        return json_reply(
+            {
+                "id": work_id,
+                "operationType": work["operation"],
+                "status": "SUCCEEDED" if done else "IN_PROGRESS",
+                "compartmentId": work["compartment_id"],
+                "resources": [
+                    {
+                        "entityType": work["entity_type"],
+                        "actionType": work["action"] if done else "IN_PROGRESS",
+                        "identifier": work["resource_id"],
+                        "entityUri": None,
+                    }
+                ],
+                "percentComplete": 100.0 if done else 50.0,
+                "timeAccepted": format_time(work["accepted"]),
+                "timeStarted": format_time(work["accepted"]),
+                "timeFinished": format_time(finished) if done else None,
+            }
+        )
+
     def _stream(self, request: web.Request) -> Row:
         """The live stream a messages call names, its expired messages removed."""
         stream = self._any_stream(request)
@@ -274,7 +324,8 @@ class Streaming:
         stream = self._any_stream(request)
         if lifecycle_state(stream) not in GONE_STATES:
             self.storage.set_lifecycle_state("stream", stream["id"], "DELETING")
-        return web.Response(status=202)
+        headers = self._start_work("DELETE_STREAM", "stream", stream, "DELETED")
+        return web.Response(status=202, headers=headers)
 
     @requires("inspect", "streams", compartment_target)
     async def list_streams(self, request: web.Request) -> web.Response:
@@ -323,7 +374,8 @@ class Streaming:
             retention_in_hours=retention,
             state="CREATING",
         )
-        return json_reply(self.stream_json(stream))
+        headers = self._start_work("CREATE_STREAM", "stream", stream, "CREATED")
+        return json_reply(self.stream_json(stream), headers=headers)
 
     @requires("read", "stream-pools", pool_target)
     async def get_pool(self, request: web.Request) -> web.Response:
@@ -360,7 +412,8 @@ class Streaming:
         pool = self.storage.create_stream_pool(
             new_ocid("streampool"), name, compartment_id, state="CREATING"
         )
-        return json_reply(self.pool_json(pool))
+        headers = self._start_work("CREATE_STREAM_POOL", "streampool", pool, "CREATED")
+        return json_reply(self.pool_json(pool), headers=headers)
 
     @requires("manage", "stream-pools", pool_target)
     async def delete_pool(self, request: web.Request) -> web.Response:
@@ -378,7 +431,8 @@ class Streaming:
             raise Conflict("The stream pool still holds streams; delete them first.")
         if lifecycle_state(pool) not in GONE_STATES:
             self.storage.set_lifecycle_state("stream_pool", pool["id"], "DELETING")
-        return web.Response(status=202)
+        headers = self._start_work("DELETE_STREAM_POOL", "streampool", pool, "DELETED")
+        return web.Response(status=202, headers=headers)
 
     # messages
 
@@ -738,7 +792,11 @@ class Streaming:
             reservations.append(
                 {
                     "partition": str(row["partition"]),
-                    "committedOffset": row["committed_offset"],
+                    "committedOffset": (
+                        row["committed_offset"]
+                        if (row["committed_offset"] or 0) >= 0
+                        else None
+                    ),
                     "reservedInstance": row["reserved_instance"] if live else None,
                     "timeReservedUntil": (
                         format_time(row["reserved_until"]) if live else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -54,6 +53,25 @@ def functions_folder(
         document["config"].update(overrides or {})
         (target / "func.yaml").write_text(yaml.safe_dump(document))
 
+    return folder
+
+
+def iam_folder(
+    root: Path, *, replace: dict[str, str] | None = None, extra: tuple[str, ...] = ()
+) -> Path:
+    """The repository's IAM files with texts replaced and statements added."""
+    folder = root / "iam"
+    folder.mkdir(parents=True)
+    source = REPOSITORY / "deploy" / "iam"
+    (folder / "dynamic-groups.json").write_text(
+        (source / "dynamic-groups.json").read_text()
+    )
+    policies = (source / "policies.txt").read_text()
+    for old, new in (replace or {}).items():
+        if old not in policies:
+            raise ValueError(f"policies.txt has no {old!r}")
+        policies = policies.replace(old, new)
+    (folder / "policies.txt").write_text(policies + "".join(f"{s}\n" for s in extra))
     return folder
 
 
@@ -242,11 +260,3 @@ class Cloud:
         for path in sorted((self.data_dir / "logs").glob("*")):
             parts.append(path.read_text(errors="replace"))
         return "\n".join(parts)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

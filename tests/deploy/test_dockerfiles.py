@@ -1,7 +1,8 @@
-"""Each function's Dockerfile: two stages, shared package, non-root, fdk entry."""
+"""Each function's Dockerfile: two stages, install_function.py, non-root, fdk entry."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -38,16 +39,45 @@ def test_dockerfile_stages_use_fn_python_images(name):
 
 
 @pytest.mark.parametrize("name", FUNCTION_NAMES)
-def test_dockerfile_build_stage_installs_pins_and_shared_into_python(name):
+def test_dockerfile_build_stage_runs_install_function_into_staged(name):
     pairs = instructions(name)
     copies = [arguments for keyword, arguments in pairs if keyword == "COPY"]
     runs = " ".join(arguments for keyword, arguments in pairs if keyword == "RUN")
 
-    assert f"functions/{name}/requirements.txt ./requirements.txt" in copies
+    assert "deploy/install_function.py deploy/import_closure.py ./deploy/" in copies
+    assert (
+        f"functions/{name}/requirements.txt functions/{name}/func.py "
+        f"./functions/{name}/"
+    ) in copies
     assert "shared/ ./shared/" in copies
-    assert f"functions/{name}/func.py /function/func.py" in copies
-    assert "--target /python -r requirements.txt ./shared" in runs
+    assert re.search(
+        rf"deploy/install_function\.py\s+--function {name}\s+--target /staged\b",
+        runs,
+    )
+    assert "--no-slim" not in runs
+    assert "pip3 install" not in runs
     assert not any("functions/" in c and name not in c for c in copies)
+
+
+def test_dockerfile_build_stage_copies_every_module_install_function_imports():
+    script = REPOSITORY / "deploy" / "install_function.py"
+    local_modules = {
+        node.module
+        for node in ast.walk(ast.parse(script.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and (script.parent / f"{node.module}.py").is_file()
+    }
+
+    for name in FUNCTION_NAMES:
+        copies = [
+            arguments for keyword, arguments in instructions(name) if keyword == "COPY"
+        ]
+        deploy_copy = next(c for c in copies if c.startswith("deploy/"))
+        assert local_modules
+        assert {f"deploy/{module}.py" for module in local_modules} <= set(
+            deploy_copy.split()
+        )
 
 
 @pytest.mark.parametrize("name", FUNCTION_NAMES)
@@ -64,7 +94,8 @@ def test_dockerfile_run_stage_is_non_root_with_fdk_entrypoint(name):
     ]
     assert json.loads(entrypoint[-1]) == ENTRYPOINT
     copies = [arguments for keyword, arguments in run_stage if keyword == "COPY"]
-    assert "--from=build-stage /python /python" in copies
+    assert "--from=build-stage /staged/python /python" in copies
+    assert "--from=build-stage /staged/function /function" in copies
 
 
 @pytest.mark.parametrize("name", FUNCTION_NAMES)
@@ -93,3 +124,5 @@ def test_dockerignore_sends_only_function_sources_and_shared():
     assert "!shared/" in lines
     assert "!functions/*/func.py" in lines
     assert "!functions/*/requirements.txt" in lines
+    assert "!deploy/install_function.py" in lines
+    assert "!deploy/import_closure.py" in lines

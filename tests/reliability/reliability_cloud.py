@@ -30,6 +30,7 @@ FUNCTIONS = REPOSITORY / "functions"
 DRAIN = "drain-stream-to-db"
 CRASH_DRAIN = Path(__file__).resolve().parent / "data" / "drain-crash" / "func.py"
 STOP_TIMEOUT_SECONDS = 30
+PARTITIONS = 2
 HTTP_TIMEOUT_SECONDS = 120
 
 
@@ -96,7 +97,7 @@ class Cloud:
         state_file = self.data_dir / "state.json"
         state_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "ocilocal", "up", "--data", str(self.data_dir)]
-        command += ["--port", str(self.port), "--partitions", "2"]
+        command += ["--port", str(self.port), "--partitions", str(PARTITIONS)]
         command += ["--drain-every", "0", "--functions-dir", str(self.functions_dir)]
         command += list(self.extra_args)
         with open(self.log_path, "ab") as log:
@@ -228,6 +229,31 @@ class Cloud:
             if summary["read"] == 0:
                 return summaries
         raise AssertionError(f"the drain still read messages after {most_runs} runs")
+
+    def stream_contents(self) -> list[tuple[int, int, bytes]]:
+        """Every message on the stream: (partition, offset, value), from the start."""
+        client = self.stream_client()
+        contents = []
+        for partition in range(PARTITIONS):
+            details = oci.streaming.models.CreateCursorDetails(
+                partition=str(partition), type="TRIM_HORIZON"
+            )
+            cursor = client.create_cursor(self.stream_id, details).data.value
+            while True:
+                try:
+                    reply = client.get_messages(self.stream_id, cursor, limit=10000)
+                except oci.exceptions.ServiceError as error:
+                    if error.status != 429:
+                        raise
+                    time.sleep(0.5)
+                    continue
+                for message in reply.data:
+                    value = base64.b64decode(message.value)
+                    contents.append((message.partition, message.offset, value))
+                cursor = reply.headers["opc-next-cursor"]
+                if not reply.data:
+                    break
+        return [(int(p), int(o), value) for p, o, value in contents]
 
     def committed_offsets(self, group: str = DRAIN) -> dict[int, int | None]:
         """The group's committed offset per partition (empty if it never joined)."""

@@ -1,0 +1,1 @@
+"""Benchmarks of the bundle, run side by side with their baselines: ``make bench``."""

@@ -42,37 +42,34 @@ def _measure(reporter: Reporter, sizes: Sizes, cloud: LocalCloud) -> list[Measur
         _expect_published(invoke_publish(invoke, function_id, publish_body(1)), 1)
         next_index += 1
 
-    # NOTE: the single puts go first, on the emptier stream, where each request
-    # is cheapest; the baseline is measured at its best, not at its worst.
-    singles = sizes.single_puts
+    # NOTE: the local cloud's cost per request grows with the messages it holds,
+    # so the three ways take turns, round by round: each sees the same stream.
     stream = cloud.stream_client()
-    with reporter.step("publish: one PutMessages per record", singles) as advance:
-        started = time.perf_counter()
-        for index in range(next_index, next_index + singles):
-            put_one(stream, cloud.stream_id, index)
-            advance(1)
-        single_seconds = time.perf_counter() - started
-
-    next_index += singles
-
-    timings: dict[str, float] = {}
-    for route, send in (
-        ("invoke", lambda body: invoke_publish(invoke, function_id, body)),
-        ("gateway", lambda body: gateway_publish(gateway, body)),
-    ):
-        prepared = []
+    singles_per_round = max(1, sizes.single_puts // bodies)
+    singles = singles_per_round * bodies
+    seconds = {"invoke": 0.0, "gateway": 0.0, "single": 0.0}
+    senders = {
+        "invoke": lambda body: invoke_publish(invoke, function_id, body),
+        "gateway": lambda body: gateway_publish(gateway, body),
+    }
+    with reporter.step("publish: bodies and single puts, in turns", bodies) as advance:
         for _ in range(bodies):
-            prepared.append(publish_body(per_body, start=next_index))
-            next_index += per_body
-        with reporter.step(
-            f"publish: {per_body}-record bodies, {route}", records
-        ) as advance:
-            started = time.perf_counter()
-            for body in prepared:
+            for route, send in senders.items():
+                body = publish_body(per_body, start=next_index)
+                next_index += per_body
+                started = time.perf_counter()
                 _expect_published(send(body), per_body)
-                advance(per_body)
-            timings[route] = time.perf_counter() - started
+                seconds[route] += time.perf_counter() - started
 
+            started = time.perf_counter()
+            for index in range(next_index, next_index + singles_per_round):
+                put_one(stream, cloud.stream_id, index)
+            seconds["single"] += time.perf_counter() - started
+            next_index += singles_per_round
+            advance(1)
+
+    single_seconds = seconds.pop("single")
+    timings = seconds
     single_rate = singles / single_seconds
     return [
         Measurement(

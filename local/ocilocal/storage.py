@@ -274,19 +274,34 @@ class Storage:
         first = following if row["first"] is None else row["first"]
         return first, following
 
-    def purge_messages(self, stream_id: str, before_ms: int) -> int:
-        """Delete a stream's messages older than `before_ms`; return how many."""
+    def purge_messages(self, stream_id: str, partitions: int, before_ms: int) -> int:
+        """Delete a stream's messages older than `before_ms`; return how many.
+
+        Each partition is probed through the (partition, timestamp) index
+        first, so a stream with nothing to purge costs one lookup a partition.
+        """
+        deleted = 0
         with self.db:
-            self.db.execute(
-                "INSERT OR IGNORE INTO partition_head SELECT stream_id, partition,"
-                " MAX(offset) + 1 FROM message WHERE stream_id = ? GROUP BY partition",
-                (stream_id,),
-            )
-            cursor = self.db.execute(
-                "DELETE FROM message WHERE stream_id = ? AND timestamp < ?",
-                (stream_id, before_ms),
-            )
-        return cursor.rowcount
+            for partition in range(partitions):
+                if not self._one(
+                    "SELECT 1 FROM message WHERE stream_id = ? AND partition = ?"
+                    " AND timestamp < ? LIMIT 1",
+                    stream_id,
+                    partition,
+                    before_ms,
+                ):
+                    continue
+                self.db.execute(
+                    "INSERT OR IGNORE INTO partition_head VALUES (?, ?, ?)",
+                    (stream_id, partition, self._next_offset(stream_id, partition)),
+                )
+                cursor = self.db.execute(
+                    "DELETE FROM message WHERE stream_id = ? AND partition = ?"
+                    " AND timestamp < ?",
+                    (stream_id, partition, before_ms),
+                )
+                deleted += cursor.rowcount
+        return deleted
 
     def offset_at_time(self, stream_id: str, partition: int, epoch_ms: int) -> int:
         """The first offset whose timestamp is at or after `epoch_ms`."""

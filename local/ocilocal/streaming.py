@@ -304,7 +304,9 @@ class Streaming:
             if self.retention_seconds is not None
             else stream["retention_in_hours"] * 3600 * 1000
         )
-        self.storage.purge_messages(stream["id"], now_ms() - int(retention_ms))
+        self.storage.purge_messages(
+            stream["id"], stream["partitions"], now_ms() - int(retention_ms)
+        )
         return stream
 
     def _any_stream(self, request: web.Request) -> Row:

@@ -105,7 +105,7 @@ def decode_message(value: str | bytes | None) -> Person | str:
         return REASON_NOT_UTF8
 
     try:
-        document = _loads(text)
+        document = load_json(text)
     except ValueError:
         return REASON_NOT_JSON
     if not isinstance(document, dict):
@@ -147,7 +147,9 @@ def parse_publish_body(
         raise InputError("body is not UTF-8") from exc
 
     try:
-        document = _loads(text)
+        document = load_json(text)
+    except NestedTooDeeply as exc:
+        raise InputError(f"body is {exc}") from exc
     except ValueError as exc:
         raise InputError("body is not valid JSON") from exc
 
@@ -177,8 +179,20 @@ def _parse_indexed(index: int, document: Any) -> Person:
         ) from exc
 
 
-def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+class NestedTooDeeply(ValueError):
+    """JSON nested deeper than the parser can follow."""
+
+
+def load_json(text: str) -> Any:
+    """JSON text as the bundle accepts it; ValueError for anything else.
+
+    NaN and Infinity are refused, and nesting deeper than the parser can
+    follow is a ValueError (NestedTooDeeply) rather than a RecursionError.
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise NestedTooDeeply("nested too deeply") from exc
 
 
 def _reject_constant(name: str) -> Any:

@@ -9,7 +9,6 @@ OCID of an allowed name in the configured vault. Content is never logged.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from ocifn import logs
 from ocifn.errors import InputError, SecretNotAllowed, SecretNotFound
+from ocifn.records import load_json
 from ocifn.secrets import Secret, SecretReader
 from ocifn.settings import ReadSecretSettings
 
@@ -44,7 +44,7 @@ def parse_secret_request(request_url: str | None, body: bytes) -> SecretRequest:
             '{"name": ...} or {"secret_id": ...}'
         )
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = load_json(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError("body is not a UTF-8 JSON object") from exc
     if not isinstance(document, dict):

@@ -14,6 +14,15 @@ from oci.streaming.models import UpdateGroupDetails
 
 CASES = read_cases("drain_cases.jsonl") + read_cases("seed_messages.jsonl")
 ORDER_CASES = ("order-1", "order-2")
+DEEP_ARRAY = b"[" * 100_000 + b"]" * 100_000
+# Messages a parser can choke on rather than refuse: each must become a dead
+# letter with its reason, and the message after them on the partition a row.
+POISON_VALUES = {
+    "deep-open-arrays": b"[" * 100_000,
+    "deep-closed-arrays": DEEP_ARRAY,
+    "deep-in-person": b'{"name": "Poison", "age": 1, "extra": ' + DEEP_ARRAY + b"}",
+}
+POISON_KEY = b"Poison Partition"
 
 
 def case_message(case: dict) -> tuple[bytes | None, bytes]:
@@ -106,3 +115,26 @@ def test_drain_order_pair_redelivered_keeps_later_and_duplicates_nothing(api):
     assert sum(summary["upserted"] for summary in redelivered) == 0
     assert sum(summary["dead_lettered"] for summary in redelivered) == 0
     assert api.committed_offsets() == committed
+
+
+@pytest.mark.integration
+def test_drain_poison_messages_dead_lettered_and_partition_moves_on(api):
+    """Messages that break a parser are dead letters; the next one is stored."""
+    api.drain_until_empty()
+    positions = {
+        case_id: api.put(POISON_KEY, value) for case_id, value in POISON_VALUES.items()
+    }
+    after = {"name": "After Poison", "age": 7, "comment": None}
+    after_position = api.put(POISON_KEY, json.dumps(after).encode())
+
+    summaries = api.drain_until_empty()
+
+    assert sum(summary["read"] for summary in summaries) == len(POISON_VALUES) + 1
+    assert sum(summary["dead_lettered"] for summary in summaries) == len(POISON_VALUES)
+    for case_id, (partition, offset) in positions.items():
+        [(stored_key, raw_value, reason)] = dead_letters_at(api, partition, offset)
+        assert (stored_key, reason) == (POISON_KEY, "not_json"), case_id
+        assert raw_value == POISON_VALUES[case_id], case_id
+    stored_name, age, comment, *source = person_row(api, after["name"])
+    assert (age, comment, tuple(source)) == (7, None, after_position)
+    assert api.committed_offsets()[after_position[0]] == after_position[1]

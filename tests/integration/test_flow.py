@@ -202,6 +202,14 @@ def test_flow_read_secret_invoke_without_a_name_answers_400(api):
 
 
 @pytest.mark.integration
+def test_flow_read_secret_invoke_body_nested_too_deeply_answers_400(api):
+    """A body nested deeper than the parser follows is a bad body, never a 500."""
+    reply = api.invoke("read-secret", b'{"name": ' + b"[" * 100_000 + b"}")
+
+    json_document(reply, 400, invoked=True)
+
+
+@pytest.mark.integration
 def test_flow_publish_invoke_person_lands_on_stream(api):
     """publish-message through invoke answers the record's place on the stream."""
     person = {"name": f"Invoked {uuid.uuid4().hex[:6]}", "age": 40, "comment": "hi"}

@@ -18,6 +18,13 @@ MAX_BODY_BYTES = int(PUBLISH_CONFIG["MAX_BODY_BYTES"])
 MAX_RECORDS = int(PUBLISH_CONFIG["MAX_BATCH_RECORDS"])
 # The record each all-or-nothing batch case fails on: (index, field).
 BATCH_FAILURES = {"one-bad-in-batch": (1, "name")}
+DEEP_ARRAY = b"[" * 100_000 + b"]" * 100_000
+# Bodies a JSON parser chokes on rather than refuses; each is a 400.
+DEEP_BODIES = {
+    "deep-open-arrays": b"[" * 100_000,
+    "deep-closed-arrays": DEEP_ARRAY,
+    "deep-in-person": b'{"name": "Deep", "age": 1, "extra": ' + DEEP_ARRAY + b"}",
+}
 
 
 def expected_persons(body: bytes) -> list[dict]:
@@ -98,4 +105,25 @@ def test_publish_batch_over_record_limit_answers_413_and_publishes_nothing(api):
     )
 
     assert json_document(reply, 413)["error"]["code"] == "payload_too_large"
+    assert api.messages_after(before) == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("body_id", sorted(DEEP_BODIES))
+@pytest.mark.parametrize("route", ["gateway", "invoke"])
+def test_publish_body_nested_too_deeply_answers_400_and_publishes_nothing(
+    api, route, body_id
+):
+    """Nesting deeper than the parser follows is a bad body, never a 500."""
+    before = api.latest_cursors()
+
+    if route == "gateway":
+        reply = api.gateway(
+            "POST", "messages", DEEP_BODIES[body_id], "application/json"
+        )
+    else:
+        reply = api.invoke("publish-message", DEEP_BODIES[body_id])
+
+    document = json_document(reply, 400, invoked=route == "invoke")
+    assert "nested too deeply" in document["error"]["message"]
     assert api.messages_after(before) == []

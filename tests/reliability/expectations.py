@@ -37,11 +37,14 @@ def is_person(document: Any) -> bool:
 
 
 def parse_json(raw: bytes) -> tuple[bool, Any]:
-    """(True, document) for strict UTF-8 JSON (NaN refused), else (False, None)."""
+    """(True, document) for strict UTF-8 JSON, else (False, None).
+
+    NaN and Infinity are refused, and so is nesting too deep to parse.
+    """
     try:
         text = raw.decode("utf-8")
         return True, json.loads(text, parse_constant=_refuse)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return False, None
 
 

@@ -14,6 +14,8 @@ from ocifn.records import Person, decode_message, parse_person, parse_publish_bo
 CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
 MAX_RECORDS = 1000
 MAX_BYTES = 4 * 1024 * 1024
+DEEP_ARRAY = b"[" * 100_000 + b"]" * 100_000
+DEEP_IN_PERSON = b'{"name": "Deep", "age": 1, "extra": ' + DEEP_ARRAY + b"}"
 
 
 def load_cases(name: str) -> list[dict]:
@@ -55,6 +57,9 @@ def test_decode_message_unicode_keeps_text_byte_for_byte():
         (base64.b64encode(b"").decode(), records.REASON_NOT_JSON),
         (base64.b64encode(b"NaN").decode(), records.REASON_NOT_JSON),
         (base64.b64encode(b"[1, 2]").decode(), records.REASON_NOT_OBJECT),
+        (base64.b64encode(b"[" * 100_000).decode(), records.REASON_NOT_JSON),
+        (base64.b64encode(DEEP_ARRAY).decode(), records.REASON_NOT_JSON),
+        (base64.b64encode(DEEP_IN_PERSON).decode(), records.REASON_NOT_JSON),
         (base64.b64encode(b'{"age": 3}').decode(), "invalid_field:name"),
         (base64.b64encode(b'{"name": "x", "age": true}').decode(), "invalid_field:age"),
         (
@@ -93,6 +98,18 @@ def test_parse_publish_body_one_bad_record_names_index_and_field():
     assert "record 1" in raised.value.message
     assert "name" in raised.value.message
     assert raised.value.context == {"index": 1, "field": "name"}
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000, DEEP_ARRAY, DEEP_IN_PERSON, b"[" + DEEP_IN_PERSON + b"]"]
+)
+def test_parse_publish_body_nested_too_deeply_is_400(body):
+    """JSON nested deeper than the parser can follow is the caller's mistake."""
+    with pytest.raises(InputError) as raised:
+        parse_publish_body(body, max_records=MAX_RECORDS, max_bytes=MAX_BYTES)
+
+    assert raised.value.status == 400
+    assert "nested too deeply" in raised.value.message
 
 
 def test_parse_publish_body_over_max_bytes_is_413():

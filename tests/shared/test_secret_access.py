@@ -46,7 +46,16 @@ def test_parse_secret_request_invoke_body_gives_name_or_id():
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"nope", b"[]", b"{}", b'{"name": "a", "secret_id": "b"}', b'{"name": 5}'],
+    [
+        b"",
+        b"nope",
+        b"[]",
+        b"{}",
+        b'{"name": "a", "secret_id": "b"}',
+        b'{"name": 5}',
+        b"[" * 100_000,
+        b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
 )
 def test_parse_secret_request_unusable_body_is_400(body):
     """Without exactly one usable name or OCID the request is refused."""

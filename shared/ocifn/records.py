@@ -24,6 +24,7 @@ AGE_MAX = 150
 REASON_NOT_BASE64 = "not_base64"
 REASON_NOT_UTF8 = "not_utf8"
 REASON_NOT_JSON = "not_json"
+REASON_DUPLICATE_KEY = "duplicate_key"
 REASON_NOT_OBJECT = "not_object"
 REASON_INVALID_FIELD = "invalid_field"
 
@@ -106,6 +107,8 @@ def decode_message(value: str | bytes | None) -> Person | str:
 
     try:
         document = load_json(text)
+    except DuplicateKey:
+        return REASON_DUPLICATE_KEY
     except ValueError:
         return REASON_NOT_JSON
     if not isinstance(document, dict):
@@ -148,8 +151,8 @@ def parse_publish_body(
 
     try:
         document = load_json(text)
-    except NestedTooDeeply as exc:
-        raise InputError(f"body is {exc}") from exc
+    except UnusableJson as exc:
+        raise InputError(f"body {exc}") from exc
     except ValueError as exc:
         raise InputError("body is not valid JSON") from exc
 
@@ -179,20 +182,39 @@ def _parse_indexed(index: int, document: Any) -> Person:
         ) from exc
 
 
-class NestedTooDeeply(ValueError):
+class UnusableJson(ValueError):
+    """JSON that parses, but not to one clear value; the message follows "body"."""
+
+
+class NestedTooDeeply(UnusableJson):
     """JSON nested deeper than the parser can follow."""
+
+
+class DuplicateKey(UnusableJson):
+    """An object holds one key twice, so which value counts is unclear."""
 
 
 def load_json(text: str) -> Any:
     """JSON text as the bundle accepts it; ValueError for anything else.
 
-    NaN and Infinity are refused, and nesting deeper than the parser can
-    follow is a ValueError (NestedTooDeeply) rather than a RecursionError.
+    NaN and Infinity are refused; so is an object with a key twice
+    (DuplicateKey), and nesting deeper than the parser can follow
+    (NestedTooDeeply, rather than a RecursionError).
     """
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
     except RecursionError as exc:
-        raise NestedTooDeeply("nested too deeply") from exc
+        raise NestedTooDeeply("is nested too deeply") from exc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise DuplicateKey("has an object with a duplicate key")
+
+    return document
 
 
 def _reject_constant(name: str) -> Any:

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from ocifn import logs
 from ocifn.errors import InputError, SecretNotAllowed, SecretNotFound
-from ocifn.records import load_json
+from ocifn.records import UnusableJson, load_json
 from ocifn.secrets import Secret, SecretReader
 from ocifn.settings import ReadSecretSettings
 
@@ -45,6 +45,8 @@ def parse_secret_request(request_url: str | None, body: bytes) -> SecretRequest:
         )
     try:
         document = load_json(body.decode("utf-8"))
+    except UnusableJson as exc:
+        raise InputError(f"body {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError("body is not a UTF-8 JSON object") from exc
     if not isinstance(document, dict):

@@ -210,6 +210,19 @@ def test_flow_read_secret_invoke_body_nested_too_deeply_answers_400(api):
 
 
 @pytest.mark.integration
+def test_flow_read_secret_invoke_name_given_twice_answers_400(api, disallowed_secret):
+    """A body naming two secrets under one key is refused, whichever comes last."""
+    name, _ = disallowed_secret
+    for names in ((name, GREETING_SECRET), (GREETING_SECRET, name)):
+        body = '{{"name": "{}", "name": "{}"}}'.format(*names).encode()
+
+        reply = api.invoke("read-secret", body)
+
+        json_document(reply, 400, invoked=True)
+        assert DISALLOWED_CONTENT not in reply.body
+
+
+@pytest.mark.integration
 def test_flow_publish_invoke_person_lands_on_stream(api):
     """publish-message through invoke answers the record's place on the stream."""
     person = {"name": f"Invoked {uuid.uuid4().hex[:6]}", "age": 40, "comment": "hi"}

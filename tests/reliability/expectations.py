@@ -39,11 +39,14 @@ def is_person(document: Any) -> bool:
 def parse_json(raw: bytes) -> tuple[bool, Any]:
     """(True, document) for strict UTF-8 JSON, else (False, None).
 
-    NaN and Infinity are refused, and so is nesting too deep to parse.
+    NaN and Infinity are refused, and so are a key twice in one object and
+    nesting too deep to parse.
     """
     try:
         text = raw.decode("utf-8")
-        return True, json.loads(text, parse_constant=_refuse)
+        return True, json.loads(
+            text, parse_constant=_refuse, object_pairs_hook=_unique_keys
+        )
     except (UnicodeDecodeError, ValueError, RecursionError):
         return False, None
 
@@ -78,3 +81,9 @@ def _utf8_bytes(text: str) -> int | None:
 
 def _refuse(name: str) -> Any:
     raise ValueError(name)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate key")
+    return dict(pairs)

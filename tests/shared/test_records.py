@@ -58,6 +58,16 @@ def test_decode_message_unicode_keeps_text_byte_for_byte():
         (base64.b64encode(b"NaN").decode(), records.REASON_NOT_JSON),
         (base64.b64encode(b"[1, 2]").decode(), records.REASON_NOT_OBJECT),
         (base64.b64encode(b"[" * 100_000).decode(), records.REASON_NOT_JSON),
+        (
+            base64.b64encode(b'{"name": "a", "age": 1, "name": "b"}').decode(),
+            records.REASON_DUPLICATE_KEY,
+        ),
+        (
+            base64.b64encode(
+                b'{"name": "a", "age": 1, "x": {"k": 1, "k": 2}}'
+            ).decode(),
+            records.REASON_DUPLICATE_KEY,
+        ),
         (base64.b64encode(DEEP_ARRAY).decode(), records.REASON_NOT_JSON),
         (base64.b64encode(DEEP_IN_PERSON).decode(), records.REASON_NOT_JSON),
         (base64.b64encode(b'{"age": 3}').decode(), "invalid_field:name"),
@@ -110,6 +120,23 @@ def test_parse_publish_body_nested_too_deeply_is_400(body):
 
     assert raised.value.status == 400
     assert "nested too deeply" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "a", "age": 1, "name": "b"}',
+        b'[{"name": "a", "age": 1}, {"name": "b", "age": 900, "age": 9}]',
+        b'{"name": "a", "age": 1, "extra": [{"k": 1, "k": 1}]}',
+    ],
+)
+def test_parse_publish_body_duplicate_key_is_400(body):
+    """A key twice in one object is refused: which value counts is unclear."""
+    with pytest.raises(InputError) as raised:
+        parse_publish_body(body, max_records=MAX_RECORDS, max_bytes=MAX_BYTES)
+
+    assert raised.value.status == 400
+    assert "duplicate key" in raised.value.message
 
 
 def test_parse_publish_body_over_max_bytes_is_413():

@@ -55,6 +55,7 @@ def test_parse_secret_request_invoke_body_gives_name_or_id():
         b'{"name": 5}',
         b"[" * 100_000,
         b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"name": "db-connection", "name": "greeting"}',
     ],
 )
 def test_parse_secret_request_unusable_body_is_400(body):

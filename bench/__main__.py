@@ -17,6 +17,7 @@ from bench.sizes import SCALES, Sizes
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS: dict[str, Callable[[Reporter, Sizes], list[Measurement]]] = {
     "drain": drain.run,
+    "drain_limits": drain.run_under_limits,
     "publish": publish.run,
     "coldstart": coldstart.run,
     "cloud": localcloud.run,

@@ -71,14 +71,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_cloud(*, partitions: int) -> Iterator[LocalCloud]:
-    """Run ``ocilocal up`` in a fresh folder, without its schedule, for the block."""
+def local_cloud(
+    *, partitions: int, enforce_limits: bool = False
+) -> Iterator[LocalCloud]:
+    """Run ``ocilocal up`` in a fresh folder, without its schedule, for the block.
+
+    With ``enforce_limits`` it throttles as OCI Streaming does (``ocilocal
+    up --enforce-limits``: 5 GetMessages calls per second per partition per
+    consumer group, 1 MB per second of writes per partition).
+    """
     with tempfile.TemporaryDirectory(prefix="ocifn-bench-") as folder:
         data_dir = Path(folder) / "cloud"
         log_path = Path(folder) / "ocilocal.log"
         command = [sys.executable, "-m", "ocilocal", "up", "--data", str(data_dir)]
         command += ["--port", str(free_port()), "--partitions", str(partitions)]
         command += ["--drain-every", "0", "--log-level", "WARNING"]
+        if enforce_limits:
+            command.append("--enforce-limits")
         with log_path.open("ab") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -4,7 +4,8 @@ Put: packed PutMessages (``ocifn.streaming.Publisher``) from this process.
 Get: GetMessages with a partition cursor and the largest limit, nothing
 decoded. Each is set beside the product figure it could be capping
 (publish-message over invoke; the drain on one partition) when this run
-measured it: the goal is headroom, the cloud at least twice as fast.
+measured it. They are information only, with no goal: they show how close
+the product figures come to the local cloud's own speed.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from ocifn.streaming import Publisher
 from bench.cloud import local_cloud
 from bench.people import load
 from bench.progress import Reporter
-from bench.results import Measurement, ratio_at_least
+from bench.results import Measurement
 from bench.sizes import Sizes
 
 SECTION = "cloud"
 GET_LIMIT = 10_000
-HEADROOM = 2.0
 PUT_NAME = "ocilocal PutMessages (packed)"
 GET_NAME = "ocilocal GetMessages (partition cursor)"
 # Each cloud figure, and the product measurement it is set beside.
@@ -56,7 +56,6 @@ def run(reporter: Reporter, sizes: Sizes) -> list[Measurement]:
             records / seconds,
             "messages/s",
             baseline_name=CAPPED[name],
-            goal=ratio_at_least(HEADROOM, "product"),
             note=f"{records:,} messages of about 200 bytes, one partition",
             details={"messages": records, "seconds": round(seconds, 3)},
         )

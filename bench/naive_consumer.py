@@ -1,7 +1,10 @@
 """The consumer as getting-started guides write it: the baseline for the drain.
 
 It joins a consumer group that commits on every get, asks for five messages
-at a time, and inserts and commits each record on its own.
+at a time, and inserts and commits each record on its own. It handles no
+error itself: like such code, it leaves throttling (429) to the OCI SDK's
+default retry strategy, which retries up to 8 attempts with exponential
+backoff from 1 s plus up to 1 s of jitter.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +33,29 @@ INSERT_PERSON = (
 )
 
 
-def consume(client: Any, stream_id: str, database: Path, *, max_messages: int) -> int:
-    """Read and store up to ``max_messages`` messages; how many were stored."""
+@dataclass(frozen=True)
+class Consumed:
+    """What one bounded run stored, the GetMessages calls it took, and its time."""
+
+    stored: int
+    get_calls: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.stored / self.seconds
+
+
+def consume(
+    client: Any,
+    stream_id: str,
+    database: Path,
+    *,
+    max_messages: int,
+    max_seconds: float | None = None,
+) -> Consumed:
+    """Read and store until ``max_messages`` or ``max_seconds``, or the end."""
+    started = time.perf_counter()
     details = CreateGroupCursorDetails(
         group_name=GROUP,
         instance_name=INSTANCE,
@@ -40,10 +66,11 @@ def consume(client: Any, stream_id: str, database: Path, *, max_messages: int) -
 
     connection = sqlite3.connect(database)
     connection.execute(CREATE_TABLE)
-    stored = 0
+    stored = get_calls = 0
     try:
-        while stored < max_messages:
+        while stored < max_messages and not _spent(started, max_seconds):
             response = client.get_messages(stream_id, cursor, limit=GET_LIMIT)
+            get_calls += 1
             if not response.data:
                 break
             for message in response.data:
@@ -58,4 +85,8 @@ def consume(client: Any, stream_id: str, database: Path, *, max_messages: int) -
     finally:
         connection.close()
 
-    return stored
+    return Consumed(stored, get_calls, time.perf_counter() - started)
+
+
+def _spent(started: float, max_seconds: float | None) -> bool:
+    return max_seconds is not None and time.perf_counter() - started >= max_seconds

@@ -43,11 +43,12 @@ def load(
     count: int,
     *,
     advance: Callable[[int], None] = lambda done: None,
+    chunk_records: int = LOAD_CHUNK_RECORDS,
 ) -> int:
     """Put ``count`` persons on the stream in packed PutMessages requests."""
     placed = 0
-    for start in range(0, count, LOAD_CHUNK_RECORDS):
-        size = min(LOAD_CHUNK_RECORDS, count - start)
+    for start in range(0, count, chunk_records):
+        size = min(chunk_records, count - start)
         records: list[StreamRecord] = [
             stream_record(item) for item in people(size, start=start)
         ]

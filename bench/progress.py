@@ -84,7 +84,7 @@ def row_cells(measurement: Measurement) -> list[str]:
         f"{number(measurement.value)} {measurement.unit}",
         baseline,
         "-" if ratio is None else f"{ratio:.2f}x",
-        measurement.goal.text if measurement.goal else "-",
+        measurement.goal.text if measurement.goal else "information only",
         met,
     ]
 

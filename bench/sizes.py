@@ -11,7 +11,9 @@ class Sizes:
 
     drain_records: int
     drain_partitions: tuple[int, ...]
+    limits_partitions: tuple[int, ...]
     naive_records: int
+    naive_seconds_under_limits: float
     publish_bodies: int
     publish_body_records: int
     single_puts: int
@@ -22,7 +24,9 @@ class Sizes:
 FULL = Sizes(
     drain_records=100_000,
     drain_partitions=(1, 4),
+    limits_partitions=(1, 4),
     naive_records=2_000,
+    naive_seconds_under_limits=20.0,
     publish_bodies=30,
     publish_body_records=1000,
     single_puts=2_000,
@@ -33,7 +37,9 @@ FULL = Sizes(
 SMOKE = Sizes(
     drain_records=300,
     drain_partitions=(1, 4),
+    limits_partitions=(1,),
     naive_records=20,
+    naive_seconds_under_limits=5.0,
     publish_bodies=2,
     publish_body_records=50,
     single_puts=20,

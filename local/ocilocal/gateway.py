@@ -177,7 +177,12 @@ class Gateway:
             return json_error(
                 502, "BackendUnavailable", f"function {route.function} is not deployed"
             )
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return json_error(
+                413, "PayloadTooLarge", "the body is over the gateway's size limit"
+            )
         http = {
             "method": request.method,
             "url": str(request.url),

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from cloud_harness import running_cloud, write_spec
-from ocilocal import gateway
+from ocilocal import gateway, server
 
 SPEC = {
     "routes": [
@@ -101,6 +101,18 @@ async def test_gateway_wrong_method_returns_405_json(harness):
 
     assert status == 405
     assert json.loads(body)["error"]["code"] == "MethodNotAllowed"
+
+
+@pytest.mark.asyncio
+async def test_gateway_body_over_server_limit_returns_413_json(harness):
+    """A body the server will not read is refused in the gateway's JSON shape."""
+    body = b" " * (server.MAX_BODY_BYTES + 1)
+
+    status, headers, reply = await call(harness, "POST", "echo/x", body)
+
+    assert status == 413
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(reply)["error"]["code"] == "PayloadTooLarge"
 
 
 @pytest.mark.asyncio

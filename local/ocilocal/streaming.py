@@ -126,7 +126,10 @@ class CursorCodec:
         if not cursor:
             raise BadRequest("The cursor parameter is required.")
         body, _, signature = cursor.rpartition(".")
-        if not body or not hmac.compare_digest(signature, self._sign(body)):
+        # NOTE: cursors made here are ASCII; compare_digest refuses other text.
+        if not body or not cursor.isascii():
+            raise BadRequest("The cursor is not valid.")
+        if not hmac.compare_digest(signature, self._sign(body)):
             raise BadRequest("The cursor is not valid.")
 
         payload = json.loads(base64.urlsafe_b64decode(body))

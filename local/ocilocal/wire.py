@@ -43,7 +43,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
         body = json.loads(raw or b"{}")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise BadRequest("The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")

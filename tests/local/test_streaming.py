@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import oci
 import pytest
+from oci._vendor import requests
 from oci.streaming.models import (
     CreateCursorDetails,
     CreateGroupCursorDetails,
@@ -136,6 +137,25 @@ def test_put_messages_invalid_entry_answers_400(
     assert reason in caught.value.message
 
 
+def test_put_messages_body_nested_too_deeply_answers_400(stream_client, new_stream):
+    """A request body too deep to parse is the client's mistake, not a 500."""
+    stream_id = new_stream(partitions=1)
+    client = stream_client.base_client
+    url = f"{client.endpoint}/streams/{stream_id}/messages"
+    body = b'{"messages": ' + b"[" * 100_000 + b"}"
+
+    reply = requests.post(
+        url,
+        data=body,
+        auth=client.signer,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+
+    assert reply.status_code == 400
+    assert reply.json()["code"] == "InvalidParameter"
+
+
 def test_put_messages_request_over_1mib_answers_400(stream_client, new_stream):
     stream_id = new_stream(partitions=1)
     half = b64(b"v" * (600 * 1024))
@@ -150,6 +170,18 @@ def test_put_messages_request_over_1mib_answers_400(stream_client, new_stream):
         stream_client.put_messages(stream_id, details)
 
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("value", ["abc.\u00e9", "\u00e9.abc", "\u00e9"])
+def test_get_messages_cursor_not_ascii_answers_400(stream_client, new_stream, value):
+    """A cursor the service never made is refused, whatever characters it holds."""
+    stream_id = new_stream(partitions=1)
+
+    with pytest.raises(oci.exceptions.ServiceError) as caught:
+        stream_client.get_messages(stream_id, value)
+
+    assert caught.value.status == 400
+    assert caught.value.code == "InvalidParameter"
 
 
 def test_get_messages_unknown_stream_answers_404(stream_client):

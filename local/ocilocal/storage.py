@@ -82,15 +82,15 @@ class Storage:
     def open(self) -> None:
         """Open (and create) the database."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        db = self.db = sqlite3.connect(self.path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
         for table, column, definition in ADDED_COLUMNS:
             present = {row["name"] for row in self._all(f"PRAGMA table_info({table})")}
             if column not in present:
-                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         """Close the database."""
@@ -98,15 +98,30 @@ class Storage:
             self.db.close()
             self.db = None
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database; RuntimeError before `open` or after `close`."""
+        if self.db is None:
+            raise RuntimeError(f"the storage at {self.path} is not open")
+        return self.db
+
     def _one(self, sql: str, *args: Any) -> Row | None:
-        return self.db.execute(sql, args).fetchone()
+        row: Row | None = self.connection.execute(sql, args).fetchone()
+        return row
+
+    def _single(self, sql: str, *args: Any) -> Row:
+        """The row of a query that always has one (an aggregate, a row just written)."""
+        row = self._one(sql, *args)
+        if row is None:
+            raise RuntimeError(f"no row where one must be: {sql}")
+        return row
 
     def _all(self, sql: str, *args: Any) -> list[Row]:
-        return self.db.execute(sql, args).fetchall()
+        return self.connection.execute(sql, args).fetchall()
 
     def _write(self, sql: str, *args: Any) -> None:
-        with self.db:
-            self.db.execute(sql, args)
+        with self.connection as db:
+            db.execute(sql, args)
 
     # settings
 
@@ -158,7 +173,7 @@ class Storage:
             state,
             stamp,
         )
-        return self.stream_pool(pool_id)
+        return self._single("SELECT * FROM stream_pool WHERE id = ?", pool_id)
 
     def set_lifecycle_state(self, table: str, resource_id: str, state: str) -> None:
         """Move a stream or stream pool to a lifecycle state, stamped now."""
@@ -208,7 +223,7 @@ class Storage:
             state,
             stamp,
         )
-        return self.stream(stream_id)
+        return self._single("SELECT * FROM stream WHERE id = ?", stream_id)
 
     def stream(self, stream_id: str) -> Row | None:
         """A stream by OCID."""
@@ -226,20 +241,20 @@ class Storage:
         """Append (partition, key, value) entries; return (partition, offset, ms)."""
         stamp = now_ms()
         placed = []
-        with self.db:
+        with self.connection as db:
             next_offsets: dict[int, int] = {}
             for partition, key, value in entries:
                 if partition not in next_offsets:
                     next_offsets[partition] = self._next_offset(stream_id, partition)
                 offset = next_offsets[partition]
                 next_offsets[partition] = offset + 1
-                self.db.execute(
+                db.execute(
                     "INSERT INTO message VALUES (?, ?, ?, ?, ?, ?)",
                     (stream_id, partition, offset, key, value, stamp),
                 )
                 placed.append((partition, offset, stamp))
             for partition, following in next_offsets.items():
-                self.db.execute(
+                db.execute(
                     "INSERT OR REPLACE INTO partition_head VALUES (?, ?, ?)",
                     (stream_id, partition, following),
                 )
@@ -253,7 +268,7 @@ class Storage:
             stream_id,
             partition,
         )
-        row = self._one(
+        row = self._single(
             "SELECT MAX(offset) AS last FROM message"
             " WHERE stream_id = ? AND partition = ?",
             stream_id,
@@ -265,7 +280,7 @@ class Storage:
     def partition_bounds(self, stream_id: str, partition: int) -> tuple[int, int]:
         """(first offset kept, offset the next message will get)."""
         following = self._next_offset(stream_id, partition)
-        row = self._one(
+        row = self._single(
             "SELECT MIN(offset) AS first FROM message"
             " WHERE stream_id = ? AND partition = ?",
             stream_id,
@@ -281,7 +296,7 @@ class Storage:
         first, so a stream with nothing to purge costs one lookup a partition.
         """
         deleted = 0
-        with self.db:
+        with self.connection as db:
             for partition in range(partitions):
                 if not self._one(
                     "SELECT 1 FROM message WHERE stream_id = ? AND partition = ?"
@@ -291,11 +306,11 @@ class Storage:
                     before_ms,
                 ):
                     continue
-                self.db.execute(
+                db.execute(
                     "INSERT OR IGNORE INTO partition_head VALUES (?, ?, ?)",
                     (stream_id, partition, self._next_offset(stream_id, partition)),
                 )
-                cursor = self.db.execute(
+                cursor = db.execute(
                     "DELETE FROM message WHERE stream_id = ? AND partition = ?"
                     " AND timestamp < ?",
                     (stream_id, partition, before_ms),
@@ -305,7 +320,7 @@ class Storage:
 
     def offset_at_time(self, stream_id: str, partition: int, epoch_ms: int) -> int:
         """The first offset whose timestamp is at or after `epoch_ms`."""
-        row = self._one(
+        row = self._single(
             "SELECT MIN(offset) AS offset FROM message"
             " WHERE stream_id = ? AND partition = ? AND timestamp >= ?",
             stream_id,
@@ -342,9 +357,9 @@ class Storage:
 
     def ensure_group(self, stream_id: str, group_name: str, partitions: int) -> None:
         """Create the group's partition rows if missing."""
-        with self.db:
+        with self.connection as db:
             for partition in range(partitions):
-                self.db.execute(
+                db.execute(
                     "INSERT OR IGNORE INTO group_partition (stream_id, group_name,"
                     " partition) VALUES (?, ?, ?)",
                     (stream_id, group_name, partition),
@@ -354,9 +369,9 @@ class Storage:
         self, stream_id: str, group_name: str, rows: list[dict[str, Any]]
     ) -> None:
         """Write back committed offsets and reservations of a group's partitions."""
-        with self.db:
+        with self.connection as db:
             for row in rows:
-                self.db.execute(
+                db.execute(
                     "UPDATE group_partition SET committed_offset = ?,"
                     " reserved_instance = ?, reserved_until = ?"
                     " WHERE stream_id = ? AND group_name = ? AND partition = ?",
@@ -406,7 +421,7 @@ class Storage:
             compartment_id,
             now_ms(),
         )
-        return self.vault(vault_id)
+        return self._single("SELECT * FROM vault WHERE id = ?", vault_id)
 
     def vault(self, vault_id: str) -> Row | None:
         """A vault by OCID."""
@@ -430,8 +445,8 @@ class Storage:
     ) -> Row:
         """Create a secret whose version 1 (base64 `content`) is CURRENT."""
         stamp = now_ms()
-        with self.db:
-            self.db.execute(
+        with self.connection as db:
+            db.execute(
                 "INSERT INTO secret VALUES (?, ?, ?, ?, ?, ?, 1, NULL, ?)",
                 (
                     secret_id,
@@ -443,11 +458,11 @@ class Storage:
                     stamp,
                 ),
             )
-            self.db.execute(
+            db.execute(
                 "INSERT INTO secret_version VALUES (?, 1, ?, ?, 0, ?)",
                 (secret_id, version_name, content, stamp),
             )
-        return self.secret(secret_id)
+        return self._single("SELECT * FROM secret WHERE id = ?", secret_id)
 
     def secret(self, secret_id: str) -> Row | None:
         """A secret by OCID."""
@@ -472,14 +487,14 @@ class Storage:
         version_name: str | None = None,
     ) -> int:
         """Add a version; unless pending it becomes CURRENT. Return its number."""
-        with self.db:
-            row = self._one(
+        with self.connection as db:
+            row = self._single(
                 "SELECT MAX(version_number) AS last FROM secret_version"
                 " WHERE secret_id = ?",
                 secret_id,
             )
             number = (row["last"] or 0) + 1
-            self.db.execute(
+            db.execute(
                 "INSERT INTO secret_version VALUES (?, ?, ?, ?, ?, ?)",
                 (secret_id, number, version_name, content, int(pending), now_ms()),
             )
@@ -489,16 +504,16 @@ class Storage:
 
     def set_current_version(self, secret_id: str, version_number: int) -> None:
         """Promote a version to CURRENT; the old CURRENT becomes PREVIOUS."""
-        with self.db:
+        with self.connection:
             self._make_current(secret_id, version_number)
 
     def _make_current(self, secret_id: str, version_number: int) -> None:
-        self.db.execute(
+        self.connection.execute(
             "UPDATE secret SET previous_version = current_version,"
             " current_version = ? WHERE id = ? AND current_version != ?",
             (version_number, secret_id, version_number),
         )
-        self.db.execute(
+        self.connection.execute(
             "UPDATE secret_version SET pending = 0"
             " WHERE secret_id = ? AND version_number = ?",
             (secret_id, version_number),

@@ -41,6 +41,12 @@ class Cloud:
         self.data_dir = Path(self.data_dir).resolve()
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
+    def require_storage(self) -> Storage:
+        """The cloud's storage; RuntimeError when the server has not set it up."""
+        if self.storage is None:
+            raise RuntimeError("the local cloud's storage is not set up yet")
+        return self.storage
+
     @property
     def database_path(self) -> Path:
         """The application's database (not the cloud's own state)."""

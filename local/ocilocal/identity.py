@@ -99,6 +99,14 @@ def fingerprint_of(key: rsa.RSAPrivateKey) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
+def load_rsa_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    """An RSA public key from PEM; ValueError for any other kind of key."""
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError(f"the public key is a {type(key).__name__}, not an RSA key")
+    return key
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write a file readable by its owner only (mode 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +119,10 @@ def write_private(path: Path, data: bytes) -> None:
 def load_or_create_key(path: Path, *, label: str = "") -> rsa.RSAPrivateKey:
     """The RSA key at `path`, created (mode 0600, `label` as a last line) if missing."""
     if path.exists():
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise ValueError(f"{path} holds a {type(loaded).__name__}, not an RSA key")
+        return loaded
     key = new_private_key()
     write_private(path, private_pem(key) + (f"{label}\n".encode() if label else b""))
     return key
@@ -138,7 +149,7 @@ class Identity:
 
     def setup(self) -> None:
         """Create (once) or load the tenancy, user and keys; write DIR/oci/config."""
-        storage = self.cloud.storage
+        storage = self.cloud.require_storage()
         for name, kind in (
             ("tenancy_id", "tenancy"),
             ("compartment_id", "compartment"),
@@ -146,9 +157,9 @@ class Identity:
         ):
             if storage.get_meta(name) is None:
                 storage.set_meta(name, new_ocid(kind, regional=False))
-        self.cloud.tenancy_id = storage.get_meta("tenancy_id")
-        self.cloud.compartment_id = storage.get_meta("compartment_id")
-        self.user_id = storage.get_meta("user_id")
+        self.cloud.tenancy_id = self._meta("tenancy_id")
+        self.cloud.compartment_id = self._meta("compartment_id")
+        self.user_id = self._meta("user_id")
 
         self.token_key = load_or_create_key(self.token_key_file)
         # NOTE: the OCI_API_KEY last line marks an API signing key; the CLI warns
@@ -157,6 +168,17 @@ class Identity:
         fingerprint = fingerprint_of(user_key)
         storage.add_api_key(self.user_id, fingerprint, public_pem(user_key).decode())
         self._write_config(fingerprint)
+
+    def _meta(self, name: str) -> str:
+        value = self.cloud.require_storage().get_meta(name)
+        if value is None:
+            raise RuntimeError(f"the setting {name} is missing from the storage")
+        return value
+
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        if self.token_key is None:
+            raise RuntimeError("the token key is not loaded: call setup() first")
+        return self.token_key
 
     def _write_config(self, fingerprint: str) -> None:
         profile = (
@@ -185,7 +207,7 @@ class Identity:
         reads (`res_tenant`, `res_compartment`) plus `res_id`, `res_type` and
         the resource's public key as a JWK, which signatures are checked against.
         """
-        public_key = serialization.load_pem_public_key(public_key_pem)
+        public_key = load_rsa_public_key(public_key_pem)
         now = int(time.time())
         claims = {
             "iss": TOKEN_ISSUER,
@@ -203,7 +225,7 @@ class Identity:
             "res_type": resource_type,
             "jwk": jwt.algorithms.RSAAlgorithm.to_jwk(public_key),
         }
-        return jwt.encode(claims, self.token_key, algorithm="RS256")
+        return jwt.encode(claims, self._signing_key(), algorithm="RS256")
 
     def resource_principal_environment(
         self,
@@ -242,7 +264,7 @@ class Identity:
         """The claims of a token this cloud minted and that has not expired."""
         return jwt.decode(
             token,
-            self.token_key.public_key(),
+            self._signing_key().public_key(),
             algorithms=["RS256"],
             audience=TOKEN_AUDIENCE,
             issuer=TOKEN_ISSUER,
@@ -252,7 +274,9 @@ class Identity:
     # request signatures
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler):
+    async def middleware(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
         """Reject requests whose OCI signature does not verify (401)."""
         if self.enabled and not request.path.startswith(UNSIGNED_PREFIXES):
             request["principal"] = await self.authenticate(request)
@@ -308,6 +332,8 @@ class Identity:
 
     def _check_date(self, request: web.Request) -> None:
         text = request.headers.get("x-date") or request.headers.get("date")
+        if text is None:
+            raise NotAuthenticated("the date header is not an HTTP date")
         try:
             sent = email.utils.parsedate_to_datetime(text).timestamp()
         except (TypeError, ValueError) as exc:
@@ -321,6 +347,8 @@ class Identity:
             try:
                 claims = self.verify_token(key_id[3:])
                 public_key = jwt.algorithms.RSAAlgorithm.from_jwk(claims["jwk"])
+                if not isinstance(public_key, rsa.RSAPublicKey):
+                    raise ValueError("the token's jwk is not a public key")
             except (jwt.PyJWTError, ValueError, KeyError) as exc:
                 raise NotAuthenticated(
                     f"the session token is not valid: {exc}"
@@ -338,11 +366,13 @@ class Identity:
         if len(parts) != 3:
             raise NotAuthenticated("keyId is not tenancy/user/fingerprint")
         tenancy_id, user_id, fingerprint = parts
-        pem = self.cloud.storage.api_key(user_id, fingerprint)
+        pem = self.cloud.require_storage().api_key(user_id, fingerprint)
         if tenancy_id != self.cloud.tenancy_id or pem is None:
             raise NotAuthenticated("unknown tenancy, user or key fingerprint")
-        public_key = serialization.load_pem_public_key(pem.encode())
-        return Principal(kind="user", id=user_id, tenancy_id=tenancy_id), public_key
+        api_key = serialization.load_pem_public_key(pem.encode())
+        if not isinstance(api_key, rsa.RSAPublicKey):
+            raise NotAuthenticated("the API key is not an RSA key")
+        return Principal(kind="user", id=user_id, tenancy_id=tenancy_id), api_key
 
     async def _check_body(self, request: web.Request, signed: list[str]) -> None:
         body = await request.read()

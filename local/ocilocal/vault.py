@@ -92,7 +92,7 @@ class Vault:
 
     def __init__(self, cloud: Cloud) -> None:
         self.cloud = cloud
-        self.storage: Storage = cloud.storage
+        self.storage: Storage = cloud.require_storage()
 
     def add_routes(self, app: web.Application) -> None:
         """Register the Vault routes."""
@@ -145,7 +145,7 @@ class Vault:
             )
         if self._version(secret, stage="CURRENT")["content"] != encoded:
             self.storage.add_secret_version(secret["id"], encoded)
-        return self.storage.secret(secret["id"])
+        return self._secret(secret["id"])
 
     # lookups
 
@@ -340,7 +340,7 @@ class Vault:
             description=details.get("description"),
             metadata=details.get("metadata"),
         )
-        return json_reply(self.secret_json(self.storage.secret(secret["id"])))
+        return json_reply(self.secret_json(self._secret(secret["id"])))
 
     @requires("read", "secrets", secret_target)
     async def get_secret(self, request: web.Request) -> web.Response:

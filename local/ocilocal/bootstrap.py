@@ -19,7 +19,9 @@ VAULT_NAME = "local-vault"
 GREETING = "hello from the local vault"
 
 
-def bootstrap(cloud: Cloud, streaming: Streaming, vault: Vault, *, partitions: int):
+def bootstrap(
+    cloud: Cloud, streaming: Streaming, vault: Vault, *, partitions: int
+) -> None:
     """Create the bundle's resources if missing and fill `cloud.state` with them."""
     pool = streaming.ensure_pool(POOL_NAME)
     stream = streaming.ensure_stream(

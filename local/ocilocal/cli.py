@@ -15,26 +15,28 @@ import logging
 import sys
 from functools import partial
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import click
 
-from ocilocal.context import Cloud
-from ocilocal.server import Server
+from ocilocal.context import Cloud, Plugin
+from ocilocal.server import PluginFactory, Server
 from ocilocal.streaming import CURSOR_TTL_SECONDS
 
 PLUGIN_MODULES = ("ocilocal.functions", "ocilocal.gateway", "ocilocal.scheduler")
 
 
-def optional_module(name: str):
+def optional_module(name: str) -> ModuleType | None:
     """The module if it exists in the package, else None (import errors propagate)."""
     if importlib.util.find_spec(name) is None:
         return None
     return importlib.import_module(name)
 
 
-def plugin_factories(options: dict) -> list:
+def plugin_factories(options: dict[str, Any]) -> list[PluginFactory]:
     """One factory per plugin module present: cloud -> Plugin."""
-    factories = []
+    factories: list[PluginFactory] = []
     for name in PLUGIN_MODULES:
         module = optional_module(name)
         if module is not None:
@@ -42,7 +44,7 @@ def plugin_factories(options: dict) -> list:
     return factories
 
 
-def _create_plugin(module, options: dict, cloud: Cloud):
+def _create_plugin(module: ModuleType, options: dict[str, Any], cloud: Cloud) -> Plugin:
     return module.create_plugin(cloud, options)
 
 
@@ -137,20 +139,20 @@ def main() -> None:
 )
 @click.option("--log-level", default="INFO", show_default=True)
 def up(
-    data_dir,
-    port,
-    partitions,
-    drain_every,
-    functions_dir,
-    staged_dir,
-    auth,
-    drain_instances,
-    retention_seconds,
-    enforce_limits,
-    cursor_ttl_seconds,
-    iam_dir,
-    log_level,
-):
+    data_dir: Path,
+    port: int,
+    partitions: int,
+    drain_every: float,
+    functions_dir: Path | None,
+    staged_dir: Path | None,
+    auth: bool,
+    drain_instances: int,
+    retention_seconds: float | None,
+    enforce_limits: bool,
+    cursor_ttl_seconds: float,
+    iam_dir: Path | None,
+    log_level: str,
+) -> None:
     """Run the local cloud in the foreground until SIGINT or SIGTERM."""
     logging.basicConfig(
         level=log_level.upper(),

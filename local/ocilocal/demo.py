@@ -166,7 +166,9 @@ def publish_people(gateway: str, people: list[dict[str, Any]]) -> None:
         )
 
 
-def put_seed_messages(state: dict[str, Any], seeds: list[dict[str, Any]]) -> list:
+def put_seed_messages(
+    state: dict[str, Any], seeds: list[dict[str, Any]]
+) -> list[tuple[str, int]]:
     """Put the raw seed messages on the stream; return their (partition, offset)."""
     import oci
 

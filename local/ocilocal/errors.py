@@ -83,7 +83,9 @@ def request_id(request: web.Request) -> str:
     return request["opc_request_id"]
 
 
-def error_response(request: web.Request, status: int, code: str, message: str):
+def error_response(
+    request: web.Request, status: int, code: str, message: str
+) -> web.Response:
     """A JSON reply in OCI's error shape."""
     body = json.dumps({"code": code, "message": message})
     return web.Response(
@@ -95,7 +97,9 @@ def error_response(request: web.Request, status: int, code: str, message: str):
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler):
+async def error_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
     """Answer every failure in OCI's shape; stamp every reply with opc-request-id."""
     try:
         response = await handler(request)

@@ -523,9 +523,9 @@ class FunctionsService:
         identity = getattr(self.cloud, "identity", None)
         mint = getattr(identity, "mint_resource_principal_token", None)
         if mint is None:
-            from ocilocal import identity as identity_module
-
-            mint = identity_module.mint_resource_principal_token
+            raise RuntimeError(
+                "the local cloud has no identity to mint resource-principal tokens"
+            )
         token = mint(
             function_id,
             "fnfunc",
@@ -837,7 +837,9 @@ def http_intent_headers(
     return call_headers
 
 
-def error_reply(status: int, code: str, message: str) -> tuple[int, dict, bytes]:
+def error_reply(
+    status: int, code: str, message: str
+) -> tuple[int, dict[str, str], bytes]:
     """A JSON error in the bundle's shape, as an ``invoke`` result."""
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     return status, {"content-type": "application/json"}, body

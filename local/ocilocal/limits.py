@@ -62,7 +62,9 @@ class StreamLimits:
         self.reads: dict[tuple[str, str, int], TokenBucket] = {}
         self.writes: dict[tuple[str, int], TokenBucket] = {}
 
-    def allow_get(self, stream_id: str, group: str | None, partitions: list[int]):
+    def allow_get(
+        self, stream_id: str, group: str | None, partitions: list[int]
+    ) -> bool:
         """Charge one GetMessages call to each partition; False if any is spent."""
         if not self.enabled:
             return True

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -61,6 +61,9 @@ _TEST = re.compile(r"^(?P<variable>[\w.]+)\s*(?P<operator>!?=)\s*'(?P<value>[^']
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 Values = dict[str, set[str]]
+# A route handler, plain function or method, that `requires` marks.
+RouteHandler = TypeVar("RouteHandler", bound=Callable[..., Any])
+PERMISSION_ATTRIBUTE = "permission"
 
 
 class PolicyError(ValueError):
@@ -137,8 +140,12 @@ def expand(text: str, values: Values) -> set[str]:
     expanded = set()
     for chosen in product(*choices):
         resolved = dict(zip(names, chosen, strict=True))
-        expanded.add(_PLACEHOLDER.sub(lambda m, r=resolved: r[m.group(1)], text))
+        expanded.add(_substitute(text, resolved))
     return expanded
+
+
+def _substitute(text: str, resolved: dict[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda match: resolved[match.group(1)], text)
 
 
 def parse_condition(text: str) -> Condition:
@@ -217,11 +224,11 @@ def requires(
     verb: str,
     resource_type: str,
     target: Callable[[Any, web.Request], dict[str, str]],
-) -> Callable[[Handler], Handler]:
+) -> Callable[[RouteHandler], RouteHandler]:
     """Declare what a route needs; `target` gives the resource's attributes."""
 
-    def mark(handler: Handler) -> Handler:
-        handler.permission = Permission(verb, resource_type, target)
+    def mark(handler: RouteHandler) -> RouteHandler:
+        setattr(handler, PERMISSION_ATTRIBUTE, Permission(verb, resource_type, target))
         return handler
 
     return mark
@@ -229,7 +236,7 @@ def requires(
 
 def permission_of(handler: Any) -> Permission | None:
     """The permission a route handler declared, or None."""
-    return getattr(handler, "permission", None)
+    return getattr(handler, PERMISSION_ATTRIBUTE, None)
 
 
 class Policies:
@@ -304,7 +311,9 @@ class Policies:
         return False
 
     @staticmethod
-    def _in_location(statement: Statement, target: dict[str, str], values: Values):
+    def _in_location(
+        statement: Statement, target: dict[str, str], values: Values
+    ) -> bool:
         if statement.compartment is None:
             return True
         compartment = target.get("target.compartment.id", "")
@@ -317,7 +326,9 @@ class Policies:
         }
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler):
+    async def middleware(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
         """Refuse a resource principal what no statement allows (404)."""
         principal = principal_of(request)
         if principal is None or principal.kind == "user":

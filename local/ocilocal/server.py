@@ -17,6 +17,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -44,7 +45,7 @@ def default_iam_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "deploy" / "iam"
 
 
-def write_state(path: Path, state: dict) -> None:
+def write_state(path: Path, state: dict[str, Any]) -> None:
     """Write state.json atomically (a reader sees the old file or the new one)."""
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(state, indent=2) + "\n")
@@ -71,11 +72,9 @@ class Server:
         self.plugin_factories = plugin_factories or []
         self.auth = auth
         self.iam_dir = iam_dir or default_iam_dir()
-        self.streaming_options = {
-            "retention_seconds": retention_seconds,
-            "enforce_limits": enforce_limits,
-            "cursor_ttl_seconds": cursor_ttl_seconds,
-        }
+        self.retention_seconds = retention_seconds
+        self.enforce_limits = enforce_limits
+        self.cursor_ttl_seconds = cursor_ttl_seconds
         self.plugins: list[Plugin] = []
         self.runner: web.AppRunner | None = None
 
@@ -94,7 +93,12 @@ class Server:
         cloud.identity = Identity(cloud, enabled=self.auth)
         cloud.identity.setup()
 
-        streaming = Streaming(cloud, **self.streaming_options)
+        streaming = Streaming(
+            cloud,
+            retention_seconds=self.retention_seconds,
+            enforce_limits=self.enforce_limits,
+            cursor_ttl_seconds=self.cursor_ttl_seconds,
+        )
         vault = Vault(cloud)
         bootstrap(cloud, streaming, vault, partitions=self.partitions)
         self.plugins = [factory(cloud) for factory in self.plugin_factories]
@@ -116,7 +120,8 @@ class Server:
             ],
             client_max_size=MAX_BODY_BYTES,
         )
-        for part in (streaming, vault, *self.plugins):
+        parts: list[Plugin] = [streaming, vault, *self.plugins]
+        for part in parts:
             part.add_routes(app)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()

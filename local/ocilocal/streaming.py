@@ -154,7 +154,7 @@ class Streaming:
         cursor_ttl_seconds: float = CURSOR_TTL_SECONDS,
     ) -> None:
         self.cloud = cloud
-        self.storage: Storage = cloud.storage
+        self.storage: Storage = cloud.require_storage()
         key = self.storage.get_meta("cursor_key")
         if key is None:
             key = secrets.token_hex(32)
@@ -475,7 +475,7 @@ class Streaming:
         if total > MAX_REQUEST_BYTES:
             raise BadRequest("The request is larger than 1 MiB.")
 
-        accepted = []
+        accepted: list[tuple[int, bytes | None, bytes]] = []
         outcome: list[int | None] = []
         for key, value in decoded:
             partition = self._partition_for(stream, key)
@@ -487,9 +487,9 @@ class Streaming:
                 outcome.append(None)
         placed = self.storage.append_messages(stream["id"], accepted)
 
-        entries = []
-        for index in outcome:
-            if index is None:
+        entries: list[dict[str, Any]] = []
+        for placed_index in outcome:
+            if placed_index is None:
                 entries.append(
                     {
                         "error": "TooManyRequests",
@@ -498,7 +498,7 @@ class Streaming:
                     }
                 )
                 continue
-            partition, offset, stamp = placed[index]
+            partition, offset, stamp = placed[placed_index]
             entries.append(
                 {
                     "partition": str(partition),

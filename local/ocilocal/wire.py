@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from aiohttp import web
 
 from ocilocal.errors import BadRequest
 
 
-def json_reply(data: Any, *, status: int = 200, headers: dict | None = None):
+def json_reply(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON reply (the opc-request-id header is added by the error middleware)."""
     return web.Response(
         status=status,
@@ -50,7 +52,17 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def query_int(request: web.Request, name: str, default: int | None = None):
+@overload
+def query_int(request: web.Request, name: str, default: int) -> int: ...
+
+
+@overload
+def query_int(request: web.Request, name: str, default: None = None) -> int | None: ...
+
+
+def query_int(
+    request: web.Request, name: str, default: int | None = None
+) -> int | None:
     """An integer query parameter, or 400 when it is not one."""
     value = request.query.get(name)
     if value is None:

@@ -20,6 +20,11 @@ NAME_MAX_BYTES = 255
 COMMENT_MAX_BYTES = 4000
 AGE_MIN = 0
 AGE_MAX = 150
+# NOTE: Python's int() refuses numbers of more digits than
+# sys.get_int_max_str_digits() (4300 by default), though JSON allows them. Such
+# a number is far out of every range checked here, so it is read as this
+# stand-in of its sign: the age check refuses it, and elsewhere it is dropped.
+HUGE_INTEGER = 10**4300
 
 REASON_NOT_BASE64 = "not_base64"
 REASON_NOT_UTF8 = "not_utf8"
@@ -199,14 +204,25 @@ def load_json(text: str) -> Any:
 
     NaN and Infinity are refused; so is an object with a key twice
     (DuplicateKey), and nesting deeper than the parser can follow
-    (NestedTooDeeply, rather than a RecursionError).
+    (NestedTooDeeply, rather than a RecursionError). An integer too long for
+    int() is read as HUGE_INTEGER of its sign.
     """
     try:
         return json.loads(
-            text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            object_pairs_hook=_unique_keys,
         )
     except RecursionError as exc:
         raise NestedTooDeeply("is nested too deeply") from exc
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return -HUGE_INTEGER if text.startswith("-") else HUGE_INTEGER
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

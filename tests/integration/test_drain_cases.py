@@ -138,3 +138,22 @@ def test_drain_poison_messages_dead_lettered_and_partition_moves_on(api):
     stored_name, age, comment, *source = person_row(api, after["name"])
     assert (age, comment, tuple(source)) == (7, None, after_position)
     assert api.committed_offsets()[after_position[0]] == after_position[1]
+
+
+@pytest.mark.integration
+def test_drain_huge_integer_decides_by_field(api):
+    """A huge integer in an unused field keeps the person; as the age, a letter."""
+    api.drain_until_empty()
+    digits = b"7" * 5000
+    kept = api.put(
+        None, b'{"name": "Huge Id Drained", "age": 4, "id": ' + digits + b"}"
+    )
+    refused = api.put(None, b'{"name": "Huge Age", "age": ' + digits + b"}")
+
+    summaries = api.drain_until_empty()
+
+    assert sum(summary["upserted"] for summary in summaries) == 1
+    _, age, comment, *source = person_row(api, "Huge Id Drained")
+    assert (age, comment, tuple(source)) == (4, None, kept)
+    [(_, _, reason)] = dead_letters_at(api, *refused)
+    assert reason == "invalid_field:age"

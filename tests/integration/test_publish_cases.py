@@ -127,3 +127,20 @@ def test_publish_body_nested_too_deeply_answers_400_and_publishes_nothing(
     document = json_document(reply, 400, invoked=route == "invoke")
     assert "nested too deeply" in document["error"]["message"]
     assert api.messages_after(before) == []
+
+
+@pytest.mark.integration
+def test_publish_huge_integer_outside_the_fields_publishes_the_person(api):
+    """An integer too long for Python's int() in an unused field is still JSON."""
+    body = b'{"name": "Huge Id", "age": 3, "id": ' + b"7" * 5000 + b"}"
+    before = api.latest_cursors()
+
+    reply = api.gateway("POST", "messages", body, "application/json")
+
+    assert json_document(reply, 200)["published"] == 1
+    [message] = api.messages_after(before)
+    assert json.loads(base64.b64decode(message.value)) == {
+        "name": "Huge Id",
+        "age": 3,
+        "comment": None,
+    }

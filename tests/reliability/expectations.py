@@ -8,6 +8,7 @@ reading of the same contract.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -40,12 +41,15 @@ def parse_json(raw: bytes) -> tuple[bool, Any]:
     """(True, document) for strict UTF-8 JSON, else (False, None).
 
     NaN and Infinity are refused, and so are a key twice in one object and
-    nesting too deep to parse.
+    nesting too deep to parse. An integer may have any number of digits.
     """
     try:
         text = raw.decode("utf-8")
         return True, json.loads(
-            text, parse_constant=_refuse, object_pairs_hook=_unique_keys
+            text,
+            parse_constant=_refuse,
+            parse_int=_any_integer,
+            object_pairs_hook=_unique_keys,
         )
     except (UnicodeDecodeError, ValueError, RecursionError):
         return False, None
@@ -87,3 +91,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len({key for key, _ in pairs}) != len(pairs):
         raise ValueError("duplicate key")
     return dict(pairs)
+
+
+def _any_integer(text: str) -> int:
+    # Decimal has no digit limit, unlike int() of a string.
+    return int(Decimal(text))

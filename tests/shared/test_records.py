@@ -139,6 +139,42 @@ def test_parse_publish_body_duplicate_key_is_400(body):
     assert "duplicate key" in raised.value.message
 
 
+HUGE_DIGITS = "7" * 5000
+
+
+@pytest.mark.parametrize("number", [HUGE_DIGITS, "-" + HUGE_DIGITS])
+def test_parse_publish_body_huge_integer_outside_the_fields_is_ignored(number):
+    """An integer of any length in a field a Person does not use is still JSON."""
+    body = f'{{"name": "Big Id", "age": 1, "id": {number}, "n": [{number}]}}'
+
+    persons = parse_publish_body(
+        body.encode(), max_records=MAX_RECORDS, max_bytes=MAX_BYTES
+    )
+
+    assert persons == [Person(name="Big Id", age=1)]
+
+
+@pytest.mark.parametrize("number", [HUGE_DIGITS, "-" + HUGE_DIGITS])
+def test_parse_publish_body_huge_integer_age_is_out_of_range(number):
+    """An age of thousands of digits is an integer out of range, not bad JSON."""
+    body = f'{{"name": "Old", "age": {number}}}'.encode()
+
+    with pytest.raises(InputError) as raised:
+        parse_publish_body(body, max_records=MAX_RECORDS, max_bytes=MAX_BYTES)
+
+    assert raised.value.context == {"index": 0, "field": "age"}
+    assert "from 0 to 150" in raised.value.message
+
+
+def test_decode_message_huge_integers_decide_by_field():
+    """A huge integer in an unused field keeps the person; as the age it fails."""
+    kept = f'{{"name": "Big Id", "age": 2, "id": {HUGE_DIGITS}}}'.encode()
+    refused = f'{{"name": "Old", "age": {HUGE_DIGITS}}}'.encode()
+
+    assert decode_message(base64.b64encode(kept)) == Person(name="Big Id", age=2)
+    assert decode_message(base64.b64encode(refused)) == "invalid_field:age"
+
+
 def test_parse_publish_body_over_max_bytes_is_413():
     """A body over the byte limit is refused before it is parsed."""
     body = b'{"name": "x", "age": 1}'

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -123,7 +124,27 @@ def folder_bytes(path: Path) -> int:
 
 
 def pip_install(function_dir: Path, layout: Layout) -> None:
-    """The function's pinned requirements and the shared package, no bytecode."""
+    """The function's pinned requirements and the shared package, no bytecode.
+
+    The shared package is built from a private copy of its source, since
+    setuptools writes ``build/`` inside the tree it builds and two installs
+    at once would collide there.
+    """
+    with tempfile.TemporaryDirectory(prefix="install-function-") as scratch:
+        shared_copy = Path(scratch) / "shared"
+        shutil.copytree(
+            REPOSITORY / "shared",
+            shared_copy,
+            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+        )
+        run_pip(function_dir, layout, shared_copy)
+
+    layout.function.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(function_dir / "func.py", layout.function / "func.py")
+
+
+def run_pip(function_dir: Path, layout: Layout, shared_source: Path) -> None:
+    """``pip install --target`` of the requirements and the shared source."""
     command = [
         sys.executable,
         "-m",
@@ -137,14 +158,11 @@ def pip_install(function_dir: Path, layout: Layout) -> None:
         str(layout.python),
         "-r",
         str(function_dir / "requirements.txt"),
-        str(REPOSITORY / "shared"),
+        str(shared_source),
     ]
     result = subprocess.run(command, check=False)
     if result.returncode != 0:
         raise InstallError(f"pip install failed with code {result.returncode}")
-
-    layout.function.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(function_dir / "func.py", layout.function / "func.py")
 
 
 def remove_path(path: Path) -> None:

@@ -25,6 +25,7 @@ AGE_MAX = 150
 # a number is far out of every range checked here, so it is read as this
 # stand-in of its sign: the age check refuses it, and elsewhere it is dropped.
 HUGE_INTEGER = 10**4300
+BYTE_ORDER_MARK = "\ufeff"
 
 REASON_NOT_BASE64 = "not_base64"
 REASON_NOT_UTF8 = "not_utf8"
@@ -159,7 +160,7 @@ def parse_publish_body(
     except UnusableJson as exc:
         raise InputError(f"body {exc}") from exc
     except ValueError as exc:
-        raise InputError("body is not valid JSON") from exc
+        raise InputError(f"body is not valid JSON: {exc}") from exc
 
     if isinstance(document, dict):
         documents = [document]
@@ -205,8 +206,12 @@ def load_json(text: str) -> Any:
     NaN and Infinity are refused; so is an object with a key twice
     (DuplicateKey), and nesting deeper than the parser can follow
     (NestedTooDeeply, rather than a RecursionError). An integer too long for
-    int() is read as HUGE_INTEGER of its sign.
+    int() is read as HUGE_INTEGER of its sign. The message of any other
+    ValueError says what is wrong and where, never what the text holds.
     """
+    if text.startswith(BYTE_ORDER_MARK):
+        raise ValueError("it starts with a byte order mark")
+
     try:
         return json.loads(
             text,
@@ -216,6 +221,9 @@ def load_json(text: str) -> Any:
         )
     except RecursionError as exc:
         raise NestedTooDeeply("is nested too deeply") from exc
+    except json.JSONDecodeError as exc:
+        problem = exc.msg.lower().removesuffix(" at")
+        raise ValueError(f"{problem} at line {exc.lineno} column {exc.colno}") from exc
 
 
 def _parse_int(text: str) -> int:
@@ -234,7 +242,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _utf8_length(text: str) -> int | None:

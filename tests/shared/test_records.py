@@ -175,6 +175,26 @@ def test_decode_message_huge_integers_decide_by_field():
     assert decode_message(base64.b64encode(refused)) == "invalid_field:age"
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'\xef\xbb\xbf{"name": "x", "age": 1}', "byte order mark"),
+        (b'{"name": "x", "age": NaN}', "NaN"),
+        (b'{"name": "x", "age": -Infinity}', "-Infinity"),
+        (b'{"name": "x",\n "age": 1,}', "line 2 column 11"),
+        (b'{"name": "x", "age": 1} {}', "line 1 column 25"),
+    ],
+)
+def test_parse_publish_body_not_json_names_the_problem(body, named):
+    """The refusal of text that is not JSON says what is wrong and where."""
+    with pytest.raises(InputError) as raised:
+        parse_publish_body(body, max_records=MAX_RECORDS, max_bytes=MAX_BYTES)
+
+    assert raised.value.status == 400
+    assert raised.value.message.startswith("body is not valid JSON: ")
+    assert named in raised.value.message
+
+
 def test_parse_publish_body_over_max_bytes_is_413():
     """A body over the byte limit is refused before it is parsed."""
     body = b'{"name": "x", "age": 1}'

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -241,13 +242,18 @@ def _read_database(path: Path):
 def _person_document(value: bytes) -> dict[str, Any] | None:
     """The JSON object of a value with a string name, else None."""
     try:
-        document = json.loads(value.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        # Decimal reads integers of any length, as JSON allows
+        document = json.loads(value.decode("utf-8"), parse_int=_any_integer)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         return None
 
     return document
+
+
+def _any_integer(text: str) -> int:
+    return int(Decimal(text))
 
 
 def _same_fields(row: dict[str, Any], document: dict[str, Any]) -> bool:

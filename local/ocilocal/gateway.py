@@ -185,7 +185,9 @@ class Gateway:
             )
         http = {
             "method": request.method,
-            "url": str(request.url),
+            # the path and query asked for, as OCI's gateway passes them; the
+            # Host header is the client's own and no part of it
+            "url": str(request.rel_url),
             "headers": dict(request.headers),
         }
         status, headers, reply = await service.invoke(route.function, body, http=http)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -59,6 +60,32 @@ async def test_gateway_spec_route_reaches_function_with_http_request(harness):
     assert reply["method"] == "POST"
     assert reply["url"].endswith("/v1/echo/hello?q=1")
     assert reply["http_headers"]["x-trace"] == "t1"
+
+
+async def call_with_host(harness, host: bytes, target: bytes) -> tuple[bytes, bytes]:
+    """A POST with a Host header of the client's choosing; the status line, body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", harness.cloud.port)
+    writer.write(
+        b"POST " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\nhi"
+    )
+    await writer.drain()
+    reply = await reader.read()
+    writer.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "host", [b"x:abc", b"x:99999", b"evil/echo/other#", b"evil?", b"127.0.0.1"]
+)
+async def test_gateway_request_url_is_path_and_query_whatever_the_host(harness, host):
+    """The function sees the path and query asked for; the Host header is no part."""
+    status, body = await call_with_host(harness, host, b"/v1/echo/hello?q=1")
+
+    assert status.split(b" ")[1] == b"200", (status, body)
+    assert json.loads(body)["url"] == "/v1/echo/hello?q=1"
 
 
 @pytest.mark.asyncio

@@ -104,6 +104,39 @@ def test_read_secret_name_outside_allow_list_is_refused_403(cloud, name):
     assert "sqlite" not in body.decode() and "streamOCID" not in body.decode()
 
 
+# Paths that reach an ungranted secret only if a name is decoded or resolved
+# twice, or that a parser might choke on.
+CRAFTED_SECRET_PATHS = [
+    "secrets/..%2Fdb-connection",
+    "secrets/%2e%2e%2fdb-connection",
+    "secrets/greeting%2F..%2Fdb-connection",
+    "secrets/db%252Dconnection",
+    "secrets/%00db-connection",
+    "secrets/db-connection%00",
+    "secrets/%ED%A0%80",
+    "secrets/%FF%FE",
+    "secrets/gr%C3%A9eting",
+    "secrets/" + "a" * 4000,
+    "secrets/greeting%3Bdb-connection",
+    "secrets/greeting?name=db-connection&secret_id=x",
+]
+
+
+def test_read_secret_crafted_paths_never_answer_another_secret(cloud):
+    """Encoded slashes, traversal, bad bytes and long names: a JSON refusal each."""
+    for path in CRAFTED_SECRET_PATHS:
+        status, headers, body = cloud.gateway("GET", path)
+
+        assert headers["Content-Type"].startswith("application/json"), path
+        assert "sqlite" not in body.decode() and "streamOCID" not in body.decode()
+        if path.startswith("secrets/greeting?"):
+            assert status == 200, path
+            assert json.loads(body)["name"] == "greeting"
+        else:
+            assert status in (400, 403, 404), (path, status, body)
+            assert set(json.loads(body)) == {"error"}, path
+
+
 def test_read_secret_allowed_name_answers_200(cloud):
     status, _, body = cloud.gateway("GET", "secrets/greeting")
 

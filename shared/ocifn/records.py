@@ -189,7 +189,7 @@ def _parse_indexed(index: int, document: Any) -> Person:
 
 
 class UnusableJson(ValueError):
-    """JSON that parses, but not to one clear value; the message follows "body"."""
+    """JSON refused for more than its syntax; the message reads after "body"."""
 
 
 class NestedTooDeeply(UnusableJson):

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from ocilocal.context import Cloud, Plugin
+from ocilocal.datalock import DataDirInUse
 from ocilocal.server import PluginFactory, Server
 from ocilocal.streaming import CURSOR_TTL_SECONDS
 
@@ -180,6 +181,9 @@ def up(
     )
     try:
         asyncio.run(server.run())
+    except DataDirInUse as exc:
+        click.echo(f"ocilocal: {exc}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"ocilocal: cannot serve on 127.0.0.1:{port}: {exc}", err=True)
         sys.exit(1)

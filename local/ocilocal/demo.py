@@ -81,9 +81,12 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> dict[str, Any]:
-        """Start the server and return its fresh state."""
+        """Start the server and return its fresh state.
+
+        A state.json left by another cloud on the folder is not this one's:
+        only a state naming this process's pid is taken.
+        """
         state_path = self.data_dir / "state.json"
-        state_path.unlink(missing_ok=True)
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         with self.output_path.open("wb") as output:
             self.process = subprocess.Popen(
@@ -102,9 +105,11 @@ class Server:
                 )
             if state_path.is_file():
                 try:
-                    return json.loads(state_path.read_text(encoding="utf-8"))
+                    state = json.loads(state_path.read_text(encoding="utf-8"))
                 except ValueError:
-                    pass  # written right now; read it again
+                    state = None  # written right now; read it again
+                if isinstance(state, dict) and state.get("pid") == self.process.pid:
+                    return state
             time.sleep(0.1)
         raise DemoError(
             f"the local cloud wrote no state.json within {START_TIMEOUT_SECONDS}s:"

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from ocilocal.bootstrap import bootstrap
 from ocilocal.context import Cloud, Plugin
+from ocilocal.datalock import DataDirLock
 from ocilocal.errors import error_middleware
 from ocilocal.identity import Identity
 from ocilocal.policies import Policies, placeholder_values
@@ -77,6 +78,7 @@ class Server:
         self.cursor_ttl_seconds = cursor_ttl_seconds
         self.plugins: list[Plugin] = []
         self.runner: web.AppRunner | None = None
+        self.lock = DataDirLock(cloud.data_dir)
 
     @property
     def state_file(self) -> Path:
@@ -86,6 +88,7 @@ class Server:
         """Bring the cloud up and announce it."""
         cloud = self.cloud
         cloud.data_dir.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire()
         self.state_file.unlink(missing_ok=True)
 
         cloud.storage = Storage(cloud.data_dir / "cloud.db")
@@ -135,6 +138,8 @@ class Server:
 
     async def stop(self) -> None:
         """Stop plugins, close the server and storage, remove state.json."""
+        if not self.lock.held:
+            return  # never started: the folder and its state are another's
         for plugin in reversed(self.plugins):
             try:
                 await plugin.stop()
@@ -145,6 +150,7 @@ class Server:
         if self.cloud.storage is not None:
             self.cloud.storage.close()
         self.state_file.unlink(missing_ok=True)
+        self.lock.release()
 
     async def run(self) -> None:
         """Start, wait for SIGINT or SIGTERM, stop."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cloud_process import free_port, running_cloud
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("publish-message", "drain-stream-to-db", "read-secret")
@@ -53,3 +55,16 @@ def test_demo_port_taken_fails_with_server_output(tmp_path, functions_present):
 
     assert result.returncode != 0
     assert "local cloud" in result.stderr
+
+
+def test_demo_on_a_folder_in_use_fails_and_leaves_the_running_cloud(
+    tmp_path, functions_present
+):
+    data_dir = tmp_path / "cloud"
+    with running_cloud(data_dir, free_port(), tmp_path / "server.log") as running:
+        result = run_demo("--data", str(data_dir))
+        state_after = json.loads((data_dir / "state.json").read_text())
+
+    assert result.returncode != 0
+    assert "in use by another local cloud" in result.stderr
+    assert state_after["pid"] == running["pid"]

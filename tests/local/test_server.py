@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import oci
@@ -62,3 +64,21 @@ def test_restart_on_new_port_keeps_ids_and_rewrites_stream_secret(tmp_path):
     assert second["streams"]["people"]["id"] == first["streams"]["people"]["id"]
     assert after_version == before_version + 1
     assert after["streamMessagesEndpoint"] == second["endpoint"]
+
+
+def test_second_cloud_on_same_data_is_refused_and_first_keeps_serving(tmp_path):
+    data_dir = tmp_path / "cloud"
+    log_path = tmp_path / "server.log"
+
+    with running_cloud(data_dir, free_port(), log_path) as first:
+        command = [sys.executable, "-m", "ocilocal", "up", "--data", str(data_dir)]
+        command += ["--port", str(free_port())]
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        state_after = json.loads((data_dir / "state.json").read_text())
+        version, content = stream_secret(first)
+
+    assert second.returncode == 1
+    assert "in use by another local cloud" in second.stderr
+    assert f"pid {first['pid']}" in second.stderr
+    assert state_after["pid"] == first["pid"]
+    assert content["streamMessagesEndpoint"] == first["endpoint"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,23 @@ class Storage:
             raise RuntimeError(f"the storage at {self.path} is not open")
         return self.db
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an exception.
+
+        The connection is in autocommit mode (``isolation_level=None``), where
+        ``with connection`` opens no transaction; this one makes a method's
+        writes one atomic commit instead of a commit per statement.
+        """
+        db = self.connection
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     def _one(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = self.connection.execute(sql, args).fetchone()
         return row
@@ -120,7 +139,7 @@ class Storage:
         return self.connection.execute(sql, args).fetchall()
 
     def _write(self, sql: str, *args: Any) -> None:
-        with self.connection as db:
+        with self._transaction() as db:
             db.execute(sql, args)
 
     # settings
@@ -241,7 +260,7 @@ class Storage:
         """Append (partition, key, value) entries; return (partition, offset, ms)."""
         stamp = now_ms()
         placed = []
-        with self.connection as db:
+        with self._transaction() as db:
             next_offsets: dict[int, int] = {}
             for partition, key, value in entries:
                 if partition not in next_offsets:
@@ -296,7 +315,7 @@ class Storage:
         first, so a stream with nothing to purge costs one lookup a partition.
         """
         deleted = 0
-        with self.connection as db:
+        with self._transaction() as db:
             for partition in range(partitions):
                 if not self._one(
                     "SELECT 1 FROM message WHERE stream_id = ? AND partition = ?"
@@ -357,7 +376,7 @@ class Storage:
 
     def ensure_group(self, stream_id: str, group_name: str, partitions: int) -> None:
         """Create the group's partition rows if missing."""
-        with self.connection as db:
+        with self._transaction() as db:
             for partition in range(partitions):
                 db.execute(
                     "INSERT OR IGNORE INTO group_partition (stream_id, group_name,"
@@ -369,7 +388,7 @@ class Storage:
         self, stream_id: str, group_name: str, rows: list[dict[str, Any]]
     ) -> None:
         """Write back committed offsets and reservations of a group's partitions."""
-        with self.connection as db:
+        with self._transaction() as db:
             for row in rows:
                 db.execute(
                     "UPDATE group_partition SET committed_offset = ?,"
@@ -445,7 +464,7 @@ class Storage:
     ) -> Row:
         """Create a secret whose version 1 (base64 `content`) is CURRENT."""
         stamp = now_ms()
-        with self.connection as db:
+        with self._transaction() as db:
             db.execute(
                 "INSERT INTO secret VALUES (?, ?, ?, ?, ?, ?, 1, NULL, ?)",
                 (
@@ -487,7 +506,7 @@ class Storage:
         version_name: str | None = None,
     ) -> int:
         """Add a version; unless pending it becomes CURRENT. Return its number."""
-        with self.connection as db:
+        with self._transaction() as db:
             row = self._single(
                 "SELECT MAX(version_number) AS last FROM secret_version"
                 " WHERE secret_id = ?",
@@ -504,7 +523,7 @@ class Storage:
 
     def set_current_version(self, secret_id: str, version_number: int) -> None:
         """Promote a version to CURRENT; the old CURRENT becomes PREVIOUS."""
-        with self.connection:
+        with self._transaction():
             self._make_current(secret_id, version_number)
 
     def _make_current(self, secret_id: str, version_number: int) -> None:

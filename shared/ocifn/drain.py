@@ -4,7 +4,9 @@ Each batch is one database transaction; the consumer group's offsets are
 committed only after it. A message that fails to decode becomes a dead letter
 and the cursor moves on, so a poison message never blocks its partition. The
 run stops when a read returns nothing ("empty") or when its share of the
-function's deadline is spent ("deadline").
+function's deadline is spent ("deadline"). A read or commit the stream refuses
+for a while (throttling, a 5xx) is tried again with backoff inside that share;
+a database connection found dead is replaced once per run.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ocifn import logs
-from ocifn.errors import ConfigError, DatabaseAuthError, DatabaseError
+from ocifn.errors import (
+    ConfigError,
+    ConnectionLost,
+    DatabaseAuthError,
+    DatabaseError,
+    StreamError,
+)
 from ocifn.records import Person, decode_message, message_bytes
 from ocifn.secrets import SecretReader
 from ocifn.settings import DrainSettings
@@ -31,6 +39,11 @@ STOPPED_DEADLINE = "deadline"
 DEFAULT_DEADLINE_SECONDS = 30.0
 STREAM_ENDPOINT_FIELD = "streamMessagesEndpoint"
 STREAM_ID_FIELD = "streamOCID"
+STREAM_ATTEMPTS = 6
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 4.0
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -105,6 +118,34 @@ def split_batch(
     return persons, dead_letters
 
 
+def retry_stream(
+    call: Callable[[], T],
+    *,
+    stop_at: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = STREAM_ATTEMPTS,
+) -> T:
+    """``call()``, tried again with backoff while the stream error is retryable.
+
+    It gives up, raising the last StreamError, after ``attempts`` tries or when
+    the next wait would pass ``stop_at``.
+    """
+    delay = FIRST_BACKOFF_SECONDS
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except StreamError as exc:
+            if not exc.retryable or attempt >= attempts or clock() + delay > stop_at:
+                raise
+            logger.warning("stream call failed, retrying in %.1fs: %s", delay, exc)
+
+        sleep(delay)
+        attempt += 1
+        delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+
 def drain(
     consumer: Consumer,
     store: Store,
@@ -112,22 +153,30 @@ def drain(
     get_limit: int,
     stop_at: float,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    summary: DrainSummary | None = None,
 ) -> DrainSummary:
-    """Drain until the stream is empty or ``clock()`` reaches ``stop_at``."""
-    summary = DrainSummary()
+    """Drain until the stream is empty or ``clock()`` reaches ``stop_at``.
+
+    Counts add to ``summary`` when one is given, so a run that drains again
+    after a reconnect reports both parts.
+    """
+    summary = summary if summary is not None else DrainSummary()
     while True:
         if clock() >= stop_at:
             summary.stopped = STOPPED_DEADLINE
             break
 
-        messages = consumer.get(get_limit)
+        messages = retry_stream(
+            lambda: consumer.get(get_limit), stop_at=stop_at, clock=clock, sleep=sleep
+        )
         if not messages:
             summary.stopped = STOPPED_EMPTY
             break
 
         persons, dead_letters = split_batch(messages)
         counts = store.write_batch(persons, dead_letters)
-        consumer.commit()
+        retry_stream(consumer.commit, stop_at=stop_at, clock=clock, sleep=sleep)
 
         summary.read += len(messages)
         summary.upserted += counts.upserted
@@ -160,12 +209,14 @@ class DrainFunction:
         stream_client_factory: Callable[[str], Any] = make_stream_client,
         store_opener: Callable[..., Store] = open_store,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
         self._secrets = secret_reader
         self._stream_client_factory = stream_client_factory
         self._store_opener = store_opener
         self._clock = clock
+        self._sleep = sleep
         self._consumer: Consumer | None = None
         self._consumer_source: tuple[str, str] | None = None
         self._store: Store | None = None
@@ -177,20 +228,12 @@ class DrainFunction:
             deadline, self._settings.deadline_fraction, clock=self._clock
         )
         consumer = self._get_consumer()
-        store = self._get_store(stop_at)
-
-        consumer.restart()
+        summary = DrainSummary()
         try:
-            summary = drain(
-                consumer,
-                store,
-                get_limit=self._settings.get_limit,
-                stop_at=stop_at,
-                clock=self._clock,
-            )
-        except DatabaseError:
-            self._drop_store()
-            raise
+            self._drain(consumer, stop_at, summary)
+        except ConnectionLost:
+            logger.warning("the database connection was lost; connecting again")
+            self._drain(consumer, stop_at, summary)
 
         logs.annotate(
             read=summary.read,
@@ -206,6 +249,24 @@ class DrainFunction:
     def close(self) -> None:
         """Release the database connection."""
         self._drop_store()
+
+    def _drain(self, consumer: Consumer, stop_at: float, summary: DrainSummary) -> None:
+        """Drain from the group's committed offsets; a failed store is dropped."""
+        store = self._get_store(stop_at)
+        consumer.restart()
+        try:
+            drain(
+                consumer,
+                store,
+                get_limit=self._settings.get_limit,
+                stop_at=stop_at,
+                clock=self._clock,
+                sleep=self._sleep,
+                summary=summary,
+            )
+        except DatabaseError:
+            self._drop_store()
+            raise
 
     def _get_consumer(self) -> Consumer:
         secret = self._secrets.read(self._settings.stream_secret_id).json_object()

@@ -10,6 +10,7 @@ The tree::
     +-- StreamError             Streaming refused or failed (503)
     +-- DatabaseError           the database failed (503)
     |   +-- DatabaseAuthError   the database refused the credentials (503)
+    |   +-- ConnectionLost      the open connection is no longer usable (503)
     +-- InputError              the caller sent something unusable (400)
         +-- PayloadTooLarge     the body or batch is over a limit (413)
 
@@ -110,6 +111,12 @@ class DatabaseAuthError(DatabaseError):
     """The database refused the credentials of the connection secret."""
 
     code = "database_auth_error"
+
+
+class ConnectionLost(DatabaseError):
+    """The open connection is no longer usable; a new connection may work."""
+
+    code = "database_connection_lost"
 
 
 class InputError(OcifnError):

@@ -25,6 +25,9 @@ from ocifn.errors import SecretError, SecretNotFound, service_error_context
 
 logger = logging.getLogger(__name__)
 
+RETRY_ATTEMPTS = 3
+RETRY_TOTAL_SECONDS = 10
+
 
 @dataclass(frozen=True)
 class Secret:
@@ -56,9 +59,17 @@ class Secret:
 
 
 def make_secrets_client(endpoint: str | None = None) -> Any:
-    """A SecretsClient with the process credentials, at ``endpoint`` if given."""
+    """A SecretsClient with the process credentials, at ``endpoint`` if given.
+
+    Throttled and failed reads are retried a few times within seconds, not
+    with the SDK's default strategy, which may retry for ten minutes.
+    """
     credentials = auth.get_credentials()
     kwargs = credentials.client_kwargs()
+    kwargs["retry_strategy"] = oci.retry.RetryStrategyBuilder(
+        max_attempts=RETRY_ATTEMPTS,
+        total_elapsed_time_seconds=RETRY_TOTAL_SECONDS,
+    ).get_retry_strategy()
     if endpoint:
         kwargs["service_endpoint"] = endpoint
 

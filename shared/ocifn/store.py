@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ocifn.errors import ConfigError, DatabaseAuthError, DatabaseError
+from ocifn.errors import (
+    ConfigError,
+    ConnectionLost,
+    DatabaseAuthError,
+    DatabaseError,
+)
 from ocifn.records import Person
 
 logger = logging.getLogger(__name__)
@@ -26,6 +31,18 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 DEFAULT_CONNECT_DEADLINE_SECONDS = 30.0
 ORACLE_AUTH_ERROR_CODES = frozenset({1017, 1005, 28000, 28001})
 ORACLE_DUPLICATE_KEY_CODE = 1
+# NOTE: errors that mean the session is gone (closed by the driver, the server
+# or the network), not that the statement was wrong: reconnecting may help.
+ORACLE_CONNECTION_LOST_CODES = frozenset(
+    {
+        "DPY-1001",  # not connected
+        "DPY-4011",  # the database or network closed the connection
+        "ORA-03113",  # end-of-file on communication channel
+        "ORA-03114",  # not connected to ORACLE
+        "ORA-03135",  # connection lost contact
+        "ORA-02396",  # exceeded maximum idle time
+    }
+)
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS person (
@@ -265,7 +282,13 @@ class SqliteStore:
             for letter in dead_letters
         ]
 
-        cursor = self._connection.cursor()
+        try:
+            cursor = self._connection.cursor()
+        except sqlite3.ProgrammingError as exc:
+            raise ConnectionLost(
+                "the SQLite connection is closed",
+                context={"operation": "write_batch"},
+            ) from exc
         try:
             cursor.execute("BEGIN IMMEDIATE")
             changed = self._changes()
@@ -439,5 +462,7 @@ def _oracle_error(operation: str, exc: Exception) -> DatabaseError:
             "the database refused the credentials of the connection secret",
             context=context,
         )
+    if full_code in ORACLE_CONNECTION_LOST_CODES:
+        return ConnectionLost("the database connection was lost", context=context)
 
     return DatabaseError("the database call failed", context=context)

@@ -33,7 +33,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 # them never reaches the service's limit.
 REQUEST_OVERHEAD_BYTES = 1024
 ENTRY_OVERHEAD_BYTES = 64
-MAX_PUT_ATTEMPTS = 5
+MAX_PUT_ATTEMPTS = 7
 FIRST_BACKOFF_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 5.0
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
@@ -43,11 +43,18 @@ StreamRecord = tuple[bytes | None, bytes]
 
 
 def make_stream_client(messages_endpoint: str) -> Any:
-    """A StreamClient with the process credentials at the stream's endpoint."""
+    """A StreamClient with the process credentials at the stream's endpoint.
+
+    The SDK's own retries are off: its default strategy may retry for ten
+    minutes, longer than any function may run. ``Publisher`` and the drain
+    retry themselves, within the function's time.
+    """
     credentials = auth.get_credentials()
 
     return oci.streaming.StreamClient(
-        service_endpoint=messages_endpoint, **credentials.client_kwargs()
+        service_endpoint=messages_endpoint,
+        retry_strategy=oci.retry.NoneRetryStrategy(),
+        **credentials.client_kwargs(),
     )
 
 
@@ -281,18 +288,6 @@ class Consumer:
         if cursor is not None and cursor.value:
             self._cursor = cursor.value
         self._uncommitted = False
-
-    def heartbeat(self) -> None:
-        """Keep this instance's partitions reserved while it works on a batch."""
-        if self._cursor is None:
-            return
-
-        cursor = self._call(
-            "consumer_heartbeat",
-            lambda: self._client.consumer_heartbeat(self._stream_id, self._cursor),
-        ).data
-        if cursor is not None and cursor.value:
-            self._cursor = cursor.value
 
     def _create_group_cursor(self) -> str:
         details = CreateGroupCursorDetails(

@@ -5,16 +5,24 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+import oci
 import pytest
+from cloud_process import free_port, running_cloud
 from oci.response import Response
 from oci.streaming.models import Cursor, Message
-from ocifn.drain import drain, split_batch, stop_time
-from ocifn.errors import DatabaseError
-from ocifn.store import SqliteStore
-from ocifn.streaming import Consumer, StreamMessage
+from oci.vault.models import Base64SecretContentDetails, CreateSecretDetails
+from ocifn.drain import DrainFunction, drain, retry_stream, split_batch, stop_time
+from ocifn.errors import DatabaseError, StreamError
+from ocifn.secrets import SecretReader
+from ocifn.settings import DrainSettings
+from ocifn.store import SqliteStore, open_store
+from ocifn.streaming import Consumer, Publisher, StreamMessage
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
 STREAM_ID = "ocid1.stream.oc1.phx.example"
@@ -166,3 +174,207 @@ def test_drain_deadline_reached_stops_before_reading(tmp_path):
     assert summary.read == 0
     assert client.batches and client.commits == []
     store.close()
+
+
+def test_retry_stream_retryable_errors_retried_with_backoff():
+    """A retryable stream error is tried again, waiting longer each time."""
+    outcomes = [StreamError("throttled"), StreamError("throttled"), "read"]
+    sleeps = []
+
+    def call():
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    result = retry_stream(call, stop_at=float("inf"), sleep=sleeps.append)
+
+    assert result == "read"
+    assert sleeps == [0.5, 1.0]
+
+
+def test_retry_stream_not_retryable_raises_at_once():
+    """An error a retry cannot help is raised without waiting."""
+    sleeps = []
+
+    def call():
+        raise StreamError("refused", retryable=False)
+
+    with pytest.raises(StreamError):
+        retry_stream(call, stop_at=float("inf"), sleep=sleeps.append)
+
+    assert sleeps == []
+
+
+def test_retry_stream_wait_past_stop_time_raises_last_error():
+    """No wait goes past the run's stop time: the last error is raised instead."""
+    sleeps = []
+
+    def call():
+        raise StreamError("throttled")
+
+    with pytest.raises(StreamError):
+        retry_stream(call, stop_at=10.3, clock=lambda: 10.0, sleep=sleeps.append)
+
+    assert sleeps == []
+
+
+def test_retry_stream_attempts_spent_raises_last_error():
+    """After the last attempt the error is raised, whatever time is left."""
+    calls = []
+
+    def call():
+        calls.append(1)
+        raise StreamError("throttled")
+
+    with pytest.raises(StreamError):
+        retry_stream(call, stop_at=float("inf"), sleep=lambda _: None, attempts=3)
+
+    assert len(calls) == 3
+
+
+def person_records(prefix, count):
+    return [
+        (
+            f"{prefix}-{index}".encode(),
+            json.dumps({"name": f"{prefix}-{index}", "age": 1}).encode(),
+        )
+        for index in range(count)
+    ]
+
+
+def put_records(stream_client, stream_id, records):
+    Publisher(stream_client, stream_id).publish(records)
+
+
+@pytest.fixture(scope="module")
+def limits_cloud(tmp_path_factory):
+    """A local cloud that throttles as OCI Streaming does (--enforce-limits)."""
+    data_dir = tmp_path_factory.mktemp("ocilocal-limits")
+    log_path = tmp_path_factory.mktemp("ocilocal-limits-log") / "server.log"
+    with running_cloud(
+        data_dir, free_port(), log_path, options=["--enforce-limits"]
+    ) as state:
+        yield state
+
+
+def test_drain_throttled_reads_back_off_and_read_everything(limits_cloud):
+    """GetMessages answered 429 is retried with backoff; every record is read.
+
+    One record per read on one partition asks for more than the 5 reads a
+    second OCI allows, so the local cloud in limits mode throttles for real.
+    """
+    config = oci.config.from_file(limits_cloud["config_file"], limits_cloud["profile"])
+    admin = oci.streaming.StreamAdminClient(
+        config, service_endpoint=limits_cloud["endpoint"]
+    )
+    stream_id = admin.create_stream(
+        oci.streaming.models.CreateStreamDetails(
+            name=f"throttle-{uuid.uuid4().hex[:8]}",
+            partitions=1,
+            compartment_id=limits_cloud["compartment_id"],
+        )
+    ).data.id
+    client = oci.streaming.StreamClient(
+        config,
+        service_endpoint=limits_cloud["endpoint"],
+        retry_strategy=oci.retry.NoneRetryStrategy(),
+    )
+    put_records(client, stream_id, person_records("throttled", 15))
+    consumer = Consumer(client, stream_id, group="g", instance="i")
+    store = SqliteStore(str(Path(limits_cloud["data_dir"]) / "throttle.db"))
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    summary = drain(consumer, store, get_limit=1, stop_at=float("inf"), sleep=sleep)
+
+    assert sleeps, "the local cloud never throttled the reads"
+    assert (summary.read, summary.upserted, summary.stopped) == (15, 15, "empty")
+    assert store.counts().persons == 15
+    store.close()
+
+
+@pytest.fixture
+def drain_rig(
+    local_cloud, oci_config, secrets_client, vaults_client, new_stream, tmp_path
+):
+    """A DrainFunction on a fresh stream and SQLite file, secrets in the local Vault.
+
+    Its store opener records every store it opens, so a test can reach the
+    open connection the way a database server would: by closing it.
+    """
+    stream_id = new_stream(partitions=1)
+    stream_secret = create_json_secret(
+        local_cloud,
+        vaults_client,
+        {"streamMessagesEndpoint": local_cloud["endpoint"], "streamOCID": stream_id},
+    )
+    database = tmp_path / "app.db"
+    db_secret = create_json_secret(
+        local_cloud, vaults_client, {"backend": "sqlite", "path": str(database)}
+    )
+    settings = DrainSettings.from_mapping(
+        {"STREAM_SECRET_OCID": stream_secret, "DB_SECRET_OCID": db_secret}
+    )
+    opened = []
+
+    def store_opener(connection, **options):
+        store = open_store(connection, **options)
+        opened.append(store)
+        return store
+
+    def stream_client_factory(endpoint):
+        return oci.streaming.StreamClient(
+            oci_config,
+            service_endpoint=endpoint,
+            retry_strategy=oci.retry.NoneRetryStrategy(),
+        )
+
+    function = DrainFunction(
+        settings,
+        SecretReader(secrets_client),
+        stream_client_factory=stream_client_factory,
+        store_opener=store_opener,
+    )
+    publish_client = stream_client_factory(local_cloud["endpoint"])
+    rig = SimpleNamespace(
+        function=function,
+        opened=opened,
+        database=database,
+        put=lambda records: put_records(publish_client, stream_id, records),
+    )
+    yield rig
+    function.close()
+
+
+def create_json_secret(local_cloud, vaults_client, document):
+    details = CreateSecretDetails(
+        compartment_id=local_cloud["compartment_id"],
+        vault_id=local_cloud["vault_id"],
+        secret_name=f"drain-test-{uuid.uuid4().hex[:8]}",
+        key_id="ocid1.key.oc1.iad.local",
+        secret_content=Base64SecretContentDetails(
+            content_type="BASE64",
+            content=base64.b64encode(json.dumps(document).encode()).decode(),
+        ),
+    )
+    return vaults_client.create_secret(details).data.id
+
+
+def test_drain_function_lost_connection_reconnects_once_and_drains(drain_rig):
+    """A cached connection closed under the drain is replaced within the run."""
+    drain_rig.put(person_records("before", 3))
+    first = drain_rig.function.run(None)
+    drain_rig.opened[0].close()
+    drain_rig.put(person_records("after", 2))
+
+    second = drain_rig.function.run(None)
+
+    assert (first["read"], second["read"], second["upserted"]) == (3, 2, 2)
+    assert second["stopped"] == "empty"
+    assert len(drain_rig.opened) == 2
+    with sqlite3.connect(drain_rig.database) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM person").fetchone() == (5,)

@@ -277,14 +277,27 @@ class Consumer:
         return messages
 
     def commit(self) -> None:
-        """Commit the offsets of all messages read; call once the work is durable."""
+        """Commit the offsets of all messages read; call once the work is durable.
+
+        A cursor the service no longer accepts (it expired while the work ran)
+        commits nothing: the next ``get`` joins the group again and the
+        uncommitted messages come again, which the caller must treat as a
+        replay.
+        """
         if not self._uncommitted or self._cursor is None:
             return
 
-        cursor = self._call(
-            "consumer_commit",
-            lambda: self._client.consumer_commit(self._stream_id, self._cursor),
-        ).data
+        try:
+            cursor = self._call(
+                "consumer_commit",
+                lambda: self._client.consumer_commit(self._stream_id, self._cursor),
+                uses_cursor=True,
+            ).data
+        except _InvalidCursor:
+            logger.warning("cursor expired before its commit; the batch comes again")
+            self.restart()
+            return
+
         if cursor is not None and cursor.value:
             self._cursor = cursor.value
         self._uncommitted = False
@@ -305,22 +318,27 @@ class Consumer:
         return cursor.value
 
     def _get_messages(self, limit: int) -> Any:
-        try:
-            return self._client.get_messages(self._stream_id, self._cursor, limit=limit)
-        except oci.exceptions.ServiceError as exc:
-            if exc.status in (400, 404) and self._cursor is not None:
-                raise _InvalidCursor from exc
-            raise _stream_error("get_messages", self._stream_id, exc) from exc
-        except oci.exceptions.RequestException as exc:
-            raise StreamError(
-                "the stream could not be reached",
-                context={"operation": "get_messages", "stream_id": self._stream_id},
-            ) from exc
+        cursor = self._cursor
 
-    def _call(self, operation: str, call: Callable[[], Any]) -> Any:
+        return self._call(
+            "get_messages",
+            lambda: self._client.get_messages(self._stream_id, cursor, limit=limit),
+            uses_cursor=True,
+        )
+
+    def _call(
+        self, operation: str, call: Callable[[], Any], *, uses_cursor: bool = False
+    ) -> Any:
+        """``call()``, its SDK errors as StreamError (or _InvalidCursor)."""
         try:
             return call()
         except oci.exceptions.ServiceError as exc:
+            if uses_cursor and exc.status in (400, 404):
+                context = {"operation": operation, "stream_id": self._stream_id}
+                context.update(service_error_context(exc))
+                raise _InvalidCursor(
+                    "the stream refused the cursor", context=context
+                ) from exc
             raise _stream_error(operation, self._stream_id, exc) from exc
         except oci.exceptions.RequestException as exc:
             raise StreamError(
@@ -329,7 +347,7 @@ class Consumer:
             ) from exc
 
 
-class _InvalidCursor(Exception):
+class _InvalidCursor(StreamError):
     """The service refused the cursor (expired, or from an old group session)."""
 
 

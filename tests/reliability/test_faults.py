@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import threading
 import time
 
 import oci
@@ -157,3 +158,71 @@ def test_cloud_restarted_mid_stream_keeps_messages_and_offsets(
     assert sum(summary["read"] for summary in summaries) == 60 + len(POISON)
     name = signal.Signals(signum).name
     record_scenario(f"local cloud restarted ({name})", account(ledger, cloud.database))
+
+
+def test_drain_cursor_expired_before_commit_replays_batch(
+    tmp_path, clouds, record_scenario
+):
+    """A batch outlives its cursor: the commit is refused and the batch comes again.
+
+    The cloud's cursors live 1 s, and a lock held on the SQLite file for 3 s
+    keeps the first batch's transaction waiting past that. The run still
+    answers 200: it joins the group again and the replayed batch is unchanged.
+    """
+    functions_dir = functions_folder(tmp_path, drain_config={"GET_LIMIT": "20"})
+    cloud = clouds(functions_dir, extra_args=["--cursor-ttl-seconds", "1"]).start()
+    cloud.drain_until_empty()
+    ledger = Ledger()
+    publish(cloud, ledger, people("expiring", 50))
+    put_poison(cloud, ledger, POISON)
+
+    lock = sqlite3.connect(
+        cloud.database, isolation_level=None, check_same_thread=False
+    )
+    lock.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(3.0, lambda: lock.execute("ROLLBACK"))
+    release.start()
+    try:
+        status, summary = cloud.drain()
+    finally:
+        release.join()
+        lock.close()
+
+    assert status == 200, summary
+    assert summary["unchanged"] >= 20
+    assert summary["read"] == len(ledger) + summary["unchanged"]
+    assert committed_count(cloud.committed_offsets()) == len(ledger)
+    record_scenario("cursor expired before commit", account(ledger, cloud.database))
+
+
+def test_drain_behind_retention_moves_on_to_kept_messages(
+    tmp_path, clouds, record_scenario
+):
+    """Messages the stream removed before any drain read them do not stall it.
+
+    The cloud keeps messages 3 s. The middle batch is left unread until the
+    stream drops it, as OCI does past a stream's retention; the drain then
+    carries on from the oldest kept message. What was kept is all accounted
+    for; the dropped batch is in no table, which the README states.
+    """
+    retention_seconds = 3
+    cloud = clouds(
+        functions_folder(tmp_path),
+        extra_args=["--retention-seconds", str(retention_seconds)],
+    ).start()
+    kept, dropped = Ledger(), Ledger()
+    publish(cloud, kept, people("early", 20))
+    cloud.drain_until_empty()
+    publish(cloud, dropped, people("dropped", 20))
+    time.sleep(retention_seconds + 1)
+    publish(cloud, kept, people("late", 20))
+    put_poison(cloud, kept, POISON)
+
+    summaries = cloud.drain_until_empty()
+
+    assert sum(summary["read"] for summary in summaries) == 20 + len(POISON)
+    assert account(dropped, cloud.database).persisted == 0
+    record_scenario(
+        "behind retention (20 unread messages dropped by the stream, not counted)",
+        account(kept, cloud.database),
+    )

@@ -40,8 +40,8 @@ def test_throttling_storm_publish_and_drain_lose_nothing(
 
     Publish answers 200 or a JSON 503 (records the stream took before it gave
     up are still on the stream, so the ledger is the stream's content and each
-    200 reply is checked against it); the drain answers 200 or a JSON 503 and
-    a later run goes on.
+    200 reply is checked against it); the drain backs off when its reads are
+    throttled and always answers 200.
     """
     functions_dir = functions_folder(tmp_path, drain_config={"GET_LIMIT": "50"})
     cloud = clouds(functions_dir, extra_args=("--enforce-limits",)).start()
@@ -69,8 +69,7 @@ def test_throttling_storm_publish_and_drain_lose_nothing(
             assert json.loads(value)["name"] == document["name"]
     assert set(statuses) <= {200, 503}, statuses
     assert all(reply.get("error") for status, reply in replies if status != 200)
-    assert set(drain_statuses) <= {200, 503}, drain_statuses
-    assert drain_statuses[-1] == 200
+    assert set(drain_statuses) == {200}, drain_statuses
     assert "stream refused" in cloud.log_text()  # the limits did throttle
     record_scenario(
         "throttling storm (--enforce-limits)", account(ledger, cloud.database)

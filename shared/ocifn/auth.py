@@ -2,7 +2,8 @@
 
 A function uses its resource principal (OCI Functions, and the local cloud,
 set ``OCI_RESOURCE_PRINCIPAL_VERSION``); scripts and tests use an OCI config
-profile (``OCI_CONFIG_FILE``, ``OCI_CLI_PROFILE``). The credentials are built
+profile (the file ``OCI_CONFIG_FILE`` names, else ``~/.oci/config``; the
+profile ``OCI_CLI_PROFILE`` names, else DEFAULT). The credentials are built
 once per process, on first use, and reused by every client.
 """
 
@@ -23,6 +24,7 @@ RESOURCE_PRINCIPAL_VERSION = "OCI_RESOURCE_PRINCIPAL_VERSION"
 CONFIG_FILE = "OCI_CONFIG_FILE"
 CONFIG_PROFILE = "OCI_CLI_PROFILE"
 DEFAULT_PROFILE = "DEFAULT"
+DEFAULT_CONFIG_FILE = "~/.oci/config"
 
 logger = logging.getLogger(__name__)
 
@@ -64,20 +66,29 @@ def reset_credentials() -> None:
         _credentials = None
 
 
-def load_credentials(environ: Mapping[str, str]) -> Credentials:
-    """Resource principal when its variables are set, else a config profile."""
+def load_credentials(
+    environ: Mapping[str, str], *, default_config_file: str = DEFAULT_CONFIG_FILE
+) -> Credentials:
+    """Resource principal when its variables are set, else a config profile.
+
+    The profile's file is the one ``OCI_CONFIG_FILE`` names, else
+    ``default_config_file`` when it exists, as the OCI CLI does.
+    """
     if environ.get(RESOURCE_PRINCIPAL_VERSION):
         return _resource_principal()
 
     config_file = environ.get(CONFIG_FILE)
+    if not config_file and os.path.isfile(os.path.expanduser(default_config_file)):
+        config_file = default_config_file
     if config_file:
         profile = environ.get(CONFIG_PROFILE) or DEFAULT_PROFILE
         return _config_profile(config_file, profile)
 
     raise ConfigError(
         "no OCI credentials: set the resource principal variables "
-        f"({RESOURCE_PRINCIPAL_VERSION} and the rest, as OCI Functions does) "
-        f"or {CONFIG_FILE} (and optionally {CONFIG_PROFILE}) to an OCI config file"
+        f"({RESOURCE_PRINCIPAL_VERSION} and the rest, as OCI Functions does), "
+        f"or {CONFIG_FILE} (and optionally {CONFIG_PROFILE}) to an OCI config "
+        f"file, or create {default_config_file}"
     )
 
 

@@ -25,10 +25,15 @@ _configured_handler: logging.Handler | None = None
 
 
 def configure_function_logging(level: str = "INFO") -> None:
-    """Send log lines to stderr (fdk's log collection) at ``level``; idempotent."""
+    """Send log lines to stderr (fdk's log collection) at ``level``; idempotent.
+
+    Under fdk the root logger already has fdk's stderr handler, which puts the
+    call id on each line; a second handler would write every line twice, so
+    one is added only when the root logger has none.
+    """
     global _configured_handler
     root = logging.getLogger()
-    if _configured_handler is None:
+    if _configured_handler is None and not root.handlers:
         _configured_handler = logging.StreamHandler(sys.stderr)
         _configured_handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(_configured_handler)

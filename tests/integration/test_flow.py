@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from cloud_api import (
@@ -262,3 +264,18 @@ def test_flow_publish_to_missing_stream_answers_503(api):
 
     document = json_document(reply, 503, invoked=True)
     assert document["error"]["code"] == "stream_error"
+
+
+def test_function_log_invocation_line_written_once_per_call(api):
+    """Each call leaves exactly one invocation line in the function's log.
+
+    fdk's handler on the root logger writes every line; a second handler of
+    the function's own would write each one twice.
+    """
+    for _ in range(2):
+        api.invoke("read-secret", json.dumps({"name": GREETING_SECRET}).encode())
+
+    log = Path(api.state["data_dir"]) / "logs" / "read-secret.log"
+    call_ids = re.findall(r"function=read-secret call_id=(\S+)", log.read_text())
+    assert len(call_ids) >= 2
+    assert len(call_ids) == len(set(call_ids)), call_ids

@@ -14,8 +14,9 @@ The tree::
     +-- InputError              the caller sent something unusable (400)
         +-- PayloadTooLarge     the body or batch is over a limit (413)
 
-Errors carry context (the operation, an OCID, a partition and offset, the
-``opc-request-id``) and never a payload, a password or a secret's content.
+Errors carry context for the log (the operation, an OCID, a partition and
+offset, the ``opc-request-id``) and details for the caller (counts, positions),
+never a payload, a password or a secret's content.
 SDK and driver errors are converted where the call is made, with
 ``raise ... from exc``, so the original stays attached for the log.
 """
@@ -41,6 +42,7 @@ class OcifnError(Exception):
         status: int | None = None,
         retryable: bool | None = None,
         context: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -51,6 +53,7 @@ class OcifnError(Exception):
         if retryable is not None:
             self.retryable = retryable
         self.context = dict(context or {})
+        self.details = dict(details or {})
 
     def __str__(self) -> str:
         if not self.context:

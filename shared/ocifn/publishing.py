@@ -42,8 +42,5 @@ class PublishFunction:
         logs.annotate(published=len(placed))
         return {
             "published": len(placed),
-            "records": [
-                {"index": index, "partition": record.partition, "offset": record.offset}
-                for index, record in enumerate(placed)
-            ],
+            "records": [record.position(index) for index, record in enumerate(placed)],
         }

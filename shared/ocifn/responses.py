@@ -1,7 +1,8 @@
 """The fdk boundary: request bodies in, JSON replies out.
 
 Every reply is JSON with one ``application/json`` content type and the real
-status in ``Fn-Http-Status``; failures carry ``{"error": {"code", "message"}}``.
+status in ``Fn-Http-Status``; failures carry ``{"error": {"code", "message"}}``
+and, when the error has them, ``details`` for the caller.
 fdk answers 502 with the exception text for anything that escapes a handler,
 so ``handle`` turns every exception into a JSON reply.
 """
@@ -56,8 +57,10 @@ def success(
 
 
 def failure(ctx: Any, error: OcifnError) -> response.Response:
-    """A JSON error reply with the error's status, code and message."""
-    body = {"error": {"code": error.code, "message": error.message}}
+    """A JSON error reply with the error's status, code, message and details."""
+    body: dict[str, Any] = {"error": {"code": error.code, "message": error.message}}
+    if error.details:
+        body["error"]["details"] = error.details
 
     return _reply(ctx, body, error.status, None)
 

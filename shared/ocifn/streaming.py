@@ -65,6 +65,10 @@ class PublishedRecord:
     partition: int
     offset: int
 
+    def position(self, index: int) -> dict[str, int]:
+        """The record's place as a reply shows it: its index in the body too."""
+        return {"index": index, "partition": self.partition, "offset": self.offset}
+
 
 def encoded_size(record: StreamRecord) -> int:
     """Bytes one record takes in a PutMessages request, counted conservatively."""
@@ -126,7 +130,8 @@ class Publisher:
         """Put (key, value) records; their partition and offset, in input order.
 
         Entries the service refuses are retried alone, with exponential
-        backoff; StreamError with the counts when some are still refused.
+        backoff. When some are still refused, StreamError whose details give
+        the counts and the place of each record that was published.
         """
         placed: dict[int, PublishedRecord] = {}
         pending = list(range(len(records)))
@@ -150,6 +155,13 @@ class Publisher:
                         "stream_id": self._stream_id,
                         "published": len(placed),
                         "refused": len(pending),
+                    },
+                    details={
+                        "published": len(placed),
+                        "refused": len(pending),
+                        "records": [
+                            placed[index].position(index) for index in sorted(placed)
+                        ],
                     },
                 )
             delay = min(

@@ -8,7 +8,7 @@ import logging
 
 from fdk import constants, event_handler, fixtures
 from ocifn import logs, responses
-from ocifn.errors import InputError
+from ocifn.errors import InputError, StreamError
 
 
 class Request:
@@ -57,6 +57,31 @@ def test_failure_through_gateway_status_header_and_error_body():
     assert "fn-http-h-fn-http-status" not in reply.headers
     assert json.loads(reply.body) == {
         "error": {"code": "invalid_input", "message": "body is empty"}
+    }
+
+
+def test_failure_with_details_puts_them_in_error_not_context():
+    """Details reach the caller inside the error; context stays in the log."""
+
+    def handler(ctx, data=None):
+        def body():
+            raise StreamError(
+                "2 of 3 records were refused",
+                context={"stream_id": "ocid1.stream.oc1..secretive"},
+                details={"published": 1, "refused": 2},
+            )
+
+        return responses.handle(ctx, body)
+
+    reply = run(handler, gateway=True)
+
+    assert reply.headers.get(constants.FN_HTTP_STATUS) == "503"
+    assert json.loads(reply.body) == {
+        "error": {
+            "code": "stream_error",
+            "message": "2 of 3 records were refused",
+            "details": {"published": 1, "refused": 2},
+        }
     }
 
 

@@ -386,7 +386,9 @@ class OracleStore:
                     cursor.executemany(
                         ORACLE_MERGE_PERSON, person_rows, batcherrors=True
                     )
-                    _raise_batch_errors(cursor.getbatcherrors(), ignore=frozenset())
+                    _raise_batch_errors(
+                        cursor.getbatcherrors(), table="person", ignore=frozenset()
+                    )
                     persons_changed = cursor.rowcount
                 duplicates = 0
                 if dead_letter_rows:
@@ -399,6 +401,7 @@ class OracleStore:
                     )
                     duplicates = _raise_batch_errors(
                         cursor.getbatcherrors(),
+                        table="dead_letter",
                         ignore=frozenset({ORACLE_DUPLICATE_KEY_CODE}),
                     )
             self._connection.commit()
@@ -437,8 +440,14 @@ class OracleStore:
             logger.warning("rollback failed; the connection will be dropped")
 
 
-def _raise_batch_errors(errors: Sequence[Any], *, ignore: frozenset[int]) -> int:
-    """Count the batch errors with an ignored code; DatabaseError for any other."""
+def _raise_batch_errors(
+    errors: Sequence[Any], *, table: str, ignore: frozenset[int]
+) -> int:
+    """Count the batch errors with an ignored code; DatabaseError for any other.
+
+    The error names the table, the row's index in the batch and the Oracle
+    code (``ORA-nnnnn``), never the driver's message, which may quote values.
+    """
     ignored = 0
     for error in errors:
         if error.code in ignore:
@@ -446,7 +455,12 @@ def _raise_batch_errors(errors: Sequence[Any], *, ignore: frozenset[int]) -> int
             continue
         raise DatabaseError(
             "a row of the batch was refused; the transaction was rolled back",
-            context={"operation": "write_batch", "row": error.offset},
+            context={
+                "operation": "write_batch",
+                "table": table,
+                "row": error.offset,
+                "error": error.full_code,
+            },
         )
 
     return ignored

@@ -1,14 +1,197 @@
-"""Tests of ocifn.store: SQLite on a real file, Oracle statements as text."""
+"""Tests of ocifn.store: SQLite on a real file, Oracle through a driver stand-in.
+
+No Oracle Database can run on this machine, so OracleStore talks to
+StandInConnection below, which keeps python-oracledb's API and hands back the
+driver's own error objects. tests/integration/test_oracle.py runs the Oracle
+store against a real database when one is configured.
+"""
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+import oracledb
 import pytest
+from cloud_process import free_port
 from ocifn import store
-from ocifn.errors import ConfigError, DatabaseError
+from ocifn.errors import ConfigError, ConnectionLost, DatabaseError
 from ocifn.records import Person
-from ocifn.store import DeadLetter, SourcedPerson, SqliteStore, open_store
+from ocifn.store import (
+    DeadLetter,
+    OracleStore,
+    SourcedPerson,
+    SqliteStore,
+    open_store,
+)
+
+BIND_NAME = re.compile(r":(\w+)")
+
+
+def ora(code: int, text: str) -> oracledb._Error:
+    """The error object python-oracledb makes of an ORA-nnnnn from the database."""
+    return oracledb._Error(f"ORA-{code:05}: {text}", code=code)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the database does with one executemany.
+
+    ``refused`` maps a row's index to its error; ``unchanged`` holds rows that
+    succeed but change nothing (a MERGE whose condition is false).
+    """
+
+    refused: Mapping[int, oracledb._Error] = field(default_factory=dict)
+    unchanged: frozenset[int] = frozenset()
+    raises: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One executemany as the stand-in received it."""
+
+    statement: str
+    rows: list[dict[str, Any]]
+    batcherrors: bool
+    input_sizes: dict[str, Any]
+
+
+class StandInConnection:
+    """Stands in for a python-oracledb connection: no Oracle Database can run here.
+
+    ``outcomes`` says what each statement does (every row changed by default);
+    ``calls`` lists statements, commits and rollbacks in order.
+    """
+
+    def __init__(
+        self,
+        outcomes: Mapping[str, Outcome] | None = None,
+        *,
+        commit_raises: Exception | None = None,
+        rollback_raises: Exception | None = None,
+        query_results: Mapping[str, int] | None = None,
+    ) -> None:
+        self.outcomes = dict(outcomes or {})
+        self.commit_raises = commit_raises
+        self.rollback_raises = rollback_raises
+        self.query_results = dict(query_results or {})
+        self.executions: list[Execution] = []
+        self.calls: list[str] = []
+
+    def cursor(self) -> StandInCursor:
+        return StandInCursor(self)
+
+    def commit(self) -> None:
+        self.calls.append("commit")
+        if self.commit_raises is not None:
+            raise self.commit_raises
+
+    def rollback(self) -> None:
+        self.calls.append("rollback")
+        if self.rollback_raises is not None:
+            raise self.rollback_raises
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+class StandInCursor:
+    """Stands in for a python-oracledb cursor (no Oracle Database can run here).
+
+    It keeps the driver's rules: named binds must match the placeholders,
+    ``setinputsizes`` holds for the next execute only, a refused row raises
+    unless ``batcherrors=True`` and is then returned by ``getbatcherrors()``
+    with its ``offset``, and ``rowcount`` counts the rows changed.
+    """
+
+    def __init__(self, connection: StandInConnection) -> None:
+        self._connection = connection
+        self._input_sizes: dict[str, Any] = {}
+        self._batch_errors: list[oracledb._Error] = []
+        self._result = 0
+        self._open = True
+        self.rowcount = 0
+
+    def __enter__(self) -> StandInCursor:
+        self._verify_open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._verify_open()
+        self._open = False
+
+    def setinputsizes(self, **sizes: Any) -> dict[str, Any]:
+        self._verify_open()
+        self._input_sizes = dict(sizes)
+        return self._input_sizes
+
+    def executemany(
+        self,
+        statement: str,
+        parameters: list[dict[str, Any]],
+        *,
+        batcherrors: bool = False,
+        arraydmlrowcounts: bool = False,
+    ) -> None:
+        self._verify_open()
+        input_sizes, self._input_sizes = self._input_sizes, {}
+        self._check_binds(statement, parameters, input_sizes)
+        self._connection.executions.append(
+            Execution(statement, list(parameters), batcherrors, input_sizes)
+        )
+        self._connection.calls.append(" ".join(statement.split()[:3]))
+        outcome = self._connection.outcomes.get(statement, Outcome())
+        if outcome.raises is not None:
+            raise outcome.raises
+
+        refused = []
+        for offset, error in sorted(outcome.refused.items()):
+            if not batcherrors:
+                raise error.exc_type(error)
+            refused.append(
+                oracledb._Error(error.message, code=error.code, offset=offset)
+            )
+        self._batch_errors = refused
+        self.rowcount = len(parameters) - len(refused) - len(outcome.unchanged)
+
+    def getbatcherrors(self) -> list[oracledb._Error]:
+        self._verify_open()
+        return self._batch_errors
+
+    def execute(self, statement: str) -> StandInCursor:
+        self._verify_open()
+        self._result = self._connection.query_results[statement]
+        return self
+
+    def fetchone(self) -> tuple[int]:
+        return (self._result,)
+
+    def _verify_open(self) -> None:
+        if not self._open:
+            raise oracledb.errors._create_exception(oracledb.errors.ERR_CURSOR_NOT_OPEN)
+
+    @staticmethod
+    def _check_binds(
+        statement: str, rows: list[dict[str, Any]], input_sizes: dict[str, Any]
+    ) -> None:
+        placeholders = set(BIND_NAME.findall(statement))
+        for name in input_sizes:
+            if name not in placeholders:
+                raise oracledb.errors._create_exception(
+                    oracledb.errors.ERR_INVALID_BIND_NAME, name=name
+                )
+        for row in rows:
+            for name in row:
+                if name not in placeholders:
+                    raise oracledb.errors._create_exception(
+                        oracledb.errors.ERR_INVALID_BIND_NAME, name=name
+                    )
+            if set(row) != placeholders:
+                error = ora(1008, "not all variables bound")
+                raise error.exc_type(error)
 
 
 @pytest.fixture
@@ -171,7 +354,11 @@ def test_open_store_bad_secret_names_the_field(connection, field):
 
 
 def test_oracle_merge_person_only_replaces_with_newer_pair():
-    """The MERGE updates only when the incoming (partition, offset) is greater."""
+    """The MERGE updates only when the incoming (partition, offset) is greater.
+
+    No Oracle Database runs here, so the condition is checked as text;
+    tests/integration/test_oracle.py proves it on a database when one is set.
+    """
     statement = " ".join(store.ORACLE_MERGE_PERSON.split())
 
     assert statement.startswith("MERGE INTO person p USING (")
@@ -181,28 +368,245 @@ def test_oracle_merge_person_only_replaces_with_newer_pair():
         "p.src_partition AND s.src_offset > p.src_offset)"
     ) in statement
     assert "WHEN NOT MATCHED THEN INSERT" in statement
-    assert "comment_text" in statement
 
 
-def test_oracle_dead_letter_insert_binds_every_column():
-    """Dead letters are inserted by name; duplicates are left to batch errors."""
-    statement = " ".join(store.ORACLE_INSERT_DEAD_LETTER.split())
+def test_oracle_store_persons_are_merged_by_name_with_their_position():
+    """Each person is one named-bind row of the MERGE, sent with batch errors on."""
+    database = StandInConnection()
+    persons = [sourced("Ada", 36, 0, 5, "counts well"), sourced("Zoë", 29, 1, 6)]
 
-    assert statement.startswith("INSERT INTO dead_letter")
-    for bind in (":src_partition", ":src_offset", ":message_key", ":raw_value"):
-        assert bind in statement
-    assert store.ORACLE_DUPLICATE_KEY_CODE == 1
+    counts = OracleStore(database).write_batch(persons, [])
+
+    [merge] = database.executions
+    assert merge.statement == store.ORACLE_MERGE_PERSON
+    assert merge.batcherrors is True
+    assert merge.rows == [
+        {
+            "name": "Ada",
+            "age": 36,
+            "comment_text": "counts well",
+            "src_partition": 0,
+            "src_offset": 5,
+        },
+        {
+            "name": "Zoë",
+            "age": 29,
+            "comment_text": None,
+            "src_partition": 1,
+            "src_offset": 6,
+        },
+    ]
+    assert merge.input_sizes == {}
+    assert counts == store.BatchCounts(upserted=2, dead_lettered=0, unchanged=0)
 
 
-def test_oracle_store_write_batch_uses_executemany_with_batch_errors():
-    """Both statements go through executemany(..., batcherrors=True)."""
-    import inspect
+def test_oracle_store_dead_letters_are_inserted_with_raw_and_blob_sizes():
+    """Dead letters bind key as RAW and value as BLOB; the reason is cut to size."""
+    database = StandInConnection()
+    letters = [
+        DeadLetter(2, 7, b"key", b"\xff\xfenot json", "not_utf8"),
+        DeadLetter(2, 8, None, b"{}", "x" * 500),
+    ]
 
-    source = inspect.getsource(store.OracleStore.write_batch)
+    counts = OracleStore(database).write_batch([], letters)
 
-    assert "ORACLE_MERGE_PERSON, person_rows, batcherrors=True" in source
-    assert "ORACLE_INSERT_DEAD_LETTER, dead_letter_rows, batcherrors=True" in source
-    assert "getbatcherrors()" in source
+    [insert] = database.executions
+    assert insert.statement == store.ORACLE_INSERT_DEAD_LETTER
+    assert insert.batcherrors is True
+    assert insert.input_sizes == {
+        "message_key": oracledb.DB_TYPE_RAW,
+        "raw_value": oracledb.DB_TYPE_BLOB,
+    }
+    assert insert.rows == [
+        {
+            "src_partition": 2,
+            "src_offset": 7,
+            "message_key": b"key",
+            "raw_value": b"\xff\xfenot json",
+            "reason": "not_utf8",
+        },
+        {
+            "src_partition": 2,
+            "src_offset": 8,
+            "message_key": None,
+            "raw_value": b"{}",
+            "reason": "x" * store.REASON_MAX_CHARS,
+        },
+    ]
+    assert counts == store.BatchCounts(upserted=0, dead_lettered=2, unchanged=0)
+
+
+def test_oracle_store_batch_commits_once_after_both_statements():
+    """Persons, then dead letters, then one commit; nothing is rolled back."""
+    database = StandInConnection()
+
+    OracleStore(database).write_batch(
+        [sourced("A", 1, 0, 1)], [DeadLetter(0, 2, None, b"x", "not_json")]
+    )
+
+    assert database.calls == ["MERGE INTO person", "INSERT INTO dead_letter", "commit"]
+
+
+def test_oracle_store_empty_batch_sends_no_statement():
+    """An empty batch commits its empty transaction and sends no statement."""
+    database = StandInConnection()
+
+    counts = OracleStore(database).write_batch([], [])
+
+    assert database.calls == ["commit"]
+    assert counts == store.BatchCounts()
+
+
+def test_oracle_store_older_person_counts_as_unchanged_from_rowcount():
+    """Upserted is the MERGE's rowcount; rows it left alone count as unchanged."""
+    database = StandInConnection(
+        {store.ORACLE_MERGE_PERSON: Outcome(unchanged=frozenset({0, 2}))}
+    )
+    persons = [sourced("A", 1, 0, 1), sourced("B", 2, 0, 2), sourced("C", 3, 0, 3)]
+
+    counts = OracleStore(database).write_batch(persons, [])
+
+    assert counts == store.BatchCounts(upserted=1, dead_lettered=0, unchanged=2)
+
+
+def test_oracle_store_duplicate_dead_letter_counts_as_already_stored():
+    """ORA-00001 on a dead letter means it is kept already: counted, committed."""
+    database = StandInConnection(
+        {
+            store.ORACLE_INSERT_DEAD_LETTER: Outcome(
+                refused={1: ora(1, "unique constraint (APP.DEAD_LETTER_PK) violated")}
+            )
+        }
+    )
+    letters = [
+        DeadLetter(0, 1, None, b"a", "not_json"),
+        DeadLetter(0, 2, None, b"b", "not_json"),
+        DeadLetter(0, 3, None, b"c", "not_json"),
+    ]
+
+    counts = OracleStore(database).write_batch([sourced("A", 1, 0, 4)], letters)
+
+    assert counts == store.BatchCounts(upserted=1, dead_lettered=2, unchanged=1)
+    assert database.calls[-1] == "commit"
+    assert "rollback" not in database.calls
+
+
+@pytest.mark.parametrize(
+    ("statement", "error", "table"),
+    [
+        (
+            store.ORACLE_MERGE_PERSON,
+            ora(12899, 'value too large for column "APP"."PERSON"."NAME"'),
+            "person",
+        ),
+        (
+            store.ORACLE_MERGE_PERSON,
+            ora(1, "unique constraint (APP.PERSON_PK) violated"),
+            "person",
+        ),
+        (
+            store.ORACLE_INSERT_DEAD_LETTER,
+            ora(12899, 'value too large for column "APP"."DEAD_LETTER"."MESSAGE_KEY"'),
+            "dead_letter",
+        ),
+    ],
+    ids=["person-too-large", "person-duplicate", "dead-letter-too-large"],
+)
+def test_oracle_store_refused_row_rolls_back_and_names_it(statement, error, table):
+    """A refused row rolls back the batch, naming table, index and code, no value.
+
+    ORA-00001 is ignored for dead letters alone: on the person MERGE it is a
+    failure like any other.
+    """
+    database = StandInConnection({statement: Outcome(refused={1: error})})
+    persons = [sourced("Secret Name", 30, 0, 1), sourced("Other", 31, 0, 2)]
+    letters = [
+        DeadLetter(0, 3, b"k", b"payload-bytes", "not_json"),
+        DeadLetter(0, 4, None, b"more-payload", "not_json"),
+    ]
+
+    with pytest.raises(DatabaseError) as raised:
+        OracleStore(database).write_batch(persons, letters)
+
+    assert type(raised.value) is DatabaseError
+    assert raised.value.retryable is True
+    assert raised.value.context == {
+        "operation": "write_batch",
+        "table": table,
+        "row": 1,
+        "error": error.full_code,
+    }
+    for payload in ("Secret Name", "Other", "payload", "APP"):
+        assert payload not in str(raised.value)
+    assert database.calls[-1] == "rollback"
+    assert "commit" not in database.calls
+
+
+def test_oracle_store_lost_connection_mid_batch_raises_connection_lost():
+    """A driver error during the batch rolls back and becomes ConnectionLost."""
+    lost = ora(3113, "end-of-file on communication channel")
+    database = StandInConnection(
+        {store.ORACLE_INSERT_DEAD_LETTER: Outcome(raises=lost.exc_type(lost))}
+    )
+
+    with pytest.raises(ConnectionLost) as raised:
+        OracleStore(database).write_batch(
+            [sourced("A", 1, 0, 1)], [DeadLetter(0, 2, None, b"x", "not_json")]
+        )
+
+    assert raised.value.context == {"operation": "write_batch", "error": "DPY-4011"}
+    assert database.calls == [
+        "MERGE INTO person",
+        "INSERT INTO dead_letter",
+        "rollback",
+    ]
+
+
+def test_oracle_store_failed_commit_rolls_back_and_raises(caplog):
+    """A refused commit is a DatabaseError; a failing rollback is only logged."""
+    refused = ora(2091, "transaction rolled back")
+    gone = ora(3113, "end-of-file on communication channel")
+    database = StandInConnection(
+        commit_raises=refused.exc_type(refused), rollback_raises=gone.exc_type(gone)
+    )
+
+    with pytest.raises(DatabaseError) as raised:
+        OracleStore(database).write_batch([sourced("A", 1, 0, 1)], [])
+
+    assert raised.value.context == {"operation": "write_batch", "error": "ORA-02091"}
+    assert database.calls == ["MERGE INTO person", "commit", "rollback"]
+    assert "rollback failed" in caplog.text
+
+
+def test_oracle_store_counts_reads_both_tables():
+    """counts() asks each table for COUNT(*)."""
+    database = StandInConnection(
+        query_results={
+            store.ORACLE_COUNT_PERSONS: 3,
+            store.ORACLE_COUNT_DEAD_LETTERS: 1,
+        }
+    )
+
+    counts = OracleStore(database).counts()
+
+    assert counts == store.TableCounts(persons=3, dead_letters=1)
+
+
+def test_oracle_store_connect_unreachable_database_raises_database_error():
+    """The real driver failing to connect becomes a DatabaseError without secrets."""
+    arguments = {
+        "user": "APP",
+        "password": "Hunter2-secret",
+        "dsn": f"127.0.0.1:{free_port()}/nowhere",
+        "tcp_connect_timeout": 2.0,
+    }
+
+    with pytest.raises(DatabaseError) as raised:
+        OracleStore.connect(arguments)
+
+    assert type(raised.value) is DatabaseError
+    assert raised.value.context == {"operation": "connect", "error": "DPY-6005"}
+    assert "Hunter2-secret" not in str(raised.value)
 
 
 def test_store_module_import_leaves_oracledb_unimported():

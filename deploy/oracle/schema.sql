@@ -2,6 +2,11 @@
 -- The same names as the SQLite store (see docs/internals.md). Safe to run
 -- again: a table that already exists (ORA-00955) is left as it is.
 --
+-- Text sizes are what the functions check: name and comment_text in bytes
+-- (BYTE), as ocifn.records counts their UTF-8; reason in characters (CHAR), as
+-- ocifn.store cuts it. A table made earlier with CHAR sizes for name and
+-- comment_text holds everything these accept and needs no change.
+--
 -- Run as the application user, e.g. with SQLcl:
 --   sql -cloudconfig wallet.zip APP@mydb_high @deploy/oracle/schema.sql
 
@@ -11,9 +16,9 @@ DECLARE
 BEGIN
     EXECUTE IMMEDIATE q'[
         CREATE TABLE person (
-            name          VARCHAR2(255 CHAR) NOT NULL,
+            name          VARCHAR2(255 BYTE) NOT NULL,
             age           NUMBER(3) NOT NULL,
-            comment_text  VARCHAR2(4000 CHAR),
+            comment_text  VARCHAR2(4000 BYTE),
             src_partition NUMBER(10) NOT NULL,
             src_offset    NUMBER(19) NOT NULL,
             updated_at    TIMESTAMP WITH TIME ZONE DEFAULT SYSTIMESTAMP NOT NULL,

@@ -1,8 +1,8 @@
 """The Person record: validation, parsing of request bodies and stream messages.
 
-Limits follow the Oracle columns: ``name`` VARCHAR2(255) and ``comment_text``
-VARCHAR2(4000), both counted in UTF-8 bytes (byte length semantics, the
-Oracle default), and ``age`` NUMBER(3) kept to 0-150.
+Limits follow the Oracle columns of deploy/oracle/schema.sql: ``name``
+VARCHAR2(255 BYTE) and ``comment_text`` VARCHAR2(4000 BYTE), both counted in
+bytes of UTF-8, and ``age`` NUMBER(3) kept to 0-150.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from deployment_files import REPOSITORY
+from ocifn.records import COMMENT_MAX_BYTES, NAME_MAX_BYTES
+from ocifn.store import REASON_MAX_CHARS
 
 COLUMNS = {
     "person": [
@@ -58,9 +60,16 @@ def test_schema_primary_keys_match_internals():
 
 
 def test_schema_column_types_fit_oracle_and_the_store():
+    """Text columns are sized in the units the code counts: bytes, or characters."""
     bodies = table_bodies()
 
-    assert re.search(r"comment_text\s+VARCHAR2\(4000 CHAR\)", bodies["person"])
+    assert re.search(rf"\bname\s+VARCHAR2\({NAME_MAX_BYTES} BYTE\)", bodies["person"])
+    assert re.search(
+        rf"comment_text\s+VARCHAR2\({COMMENT_MAX_BYTES} BYTE\)", bodies["person"]
+    )
+    assert re.search(
+        rf"reason\s+VARCHAR2\({REASON_MAX_CHARS} CHAR\)", bodies["dead_letter"]
+    )
     assert re.search(r"updated_at\s+TIMESTAMP WITH TIME ZONE", bodies["person"])
     assert re.search(r"src_offset\s+NUMBER\(19\)", bodies["dead_letter"])
     assert re.search(r"raw_value\s+BLOB", bodies["dead_letter"])

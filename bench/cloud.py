@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import oci
+from ocilocal.launcher import running_cloud
 
-START_TIMEOUT_SECONDS = 90
-STOP_TIMEOUT_SECONDS = 30
+START_TIMEOUT_SECONDS = 90.0
 # NOTE: a drain of 100,000 records can take longer than the SDK's default
 # 60-second read timeout; the function's own deadline bounds the call anyway.
 INVOKE_TIMEOUT = (10, 330)
@@ -63,13 +57,6 @@ class LocalCloud:
         )
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def local_cloud(
     *, partitions: int, enforce_limits: bool = False
@@ -80,36 +67,16 @@ def local_cloud(
     up --enforce-limits``: 5 GetMessages calls per second per partition per
     consumer group, 1 MB per second of writes per partition).
     """
+    options = ["--partitions", str(partitions), "--drain-every", "0"]
+    options += ["--log-level", "WARNING"]
+    if enforce_limits:
+        options.append("--enforce-limits")
     with tempfile.TemporaryDirectory(prefix="ocifn-bench-") as folder:
         data_dir = Path(folder) / "cloud"
-        log_path = Path(folder) / "ocilocal.log"
-        command = [sys.executable, "-m", "ocilocal", "up", "--data", str(data_dir)]
-        command += ["--port", str(free_port()), "--partitions", str(partitions)]
-        command += ["--drain-every", "0", "--log-level", "WARNING"]
-        if enforce_limits:
-            command.append("--enforce-limits")
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield LocalCloud(_wait_for_state(process, data_dir, log_path), data_dir)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_for_state(
-    process: subprocess.Popen[bytes], data_dir: Path, log_path: Path
-) -> dict[str, Any]:
-    state_file = data_dir / "state.json"
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not state_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            output = log_path.read_text(errors="replace")
-            raise RuntimeError(f"ocilocal did not start; its output:\n{output}")
-        time.sleep(0.1)
-
-    return json.loads(state_file.read_text())
+        with running_cloud(
+            data_dir,
+            log_path=Path(folder) / "ocilocal.log",
+            options=options,
+            start_timeout=START_TIMEOUT_SECONDS,
+        ) as state:
+            yield LocalCloud(state, data_dir)

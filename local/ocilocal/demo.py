@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,22 +20,26 @@ from typing import Any
 
 import click
 
+from ocilocal.launcher import CloudDidNotStart, CloudProcess, free_port
+
 BATCH_SIZE = 100
 DRAIN_EVERY_SECONDS = 2
 START_TIMEOUT_SECONDS = 30
 DRAIN_TIMEOUT_SECONDS = 30
-STOP_REASON_KEYS = ("stopped", "stop_reason", "reason", "stop")
+# the drain's reply says why the run ended: "empty" or "deadline"
+STOPPED_EMPTY = "empty"
 
 
 class DemoError(click.ClickException):
     """A step of the demo failed; the message says which and why."""
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def start_cloud(cloud: CloudProcess) -> dict[str, Any]:
+    """Start the local cloud; DemoError, with the end of its log, if it fails."""
+    try:
+        return cloud.start()
+    except CloudDidNotStart as exc:
+        raise DemoError(str(exc)) from exc
 
 
 def examples_dir() -> Path:
@@ -49,90 +49,6 @@ def examples_dir() -> Path:
         return here
 
     return Path(__file__).resolve().parents[2] / "examples"
-
-
-def server_command(data_dir: Path, port: int) -> list[str]:
-    """``ocilocal up`` through the console script beside this interpreter."""
-    script = Path(sys.executable).parent / "ocilocal"
-    base = (
-        [str(script)]
-        if script.is_file()
-        else [sys.executable, "-c", "from ocilocal.cli import main; main()"]
-    )
-    return [
-        *base,
-        "up",
-        "--data",
-        str(data_dir),
-        "--port",
-        str(port),
-        "--drain-every",
-        str(DRAIN_EVERY_SECONDS),
-    ]
-
-
-class Server:
-    """The ``ocilocal up`` subprocess, its output kept in a file."""
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.output_path = data_dir / "logs" / "demo-server.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> dict[str, Any]:
-        """Start the server and return its fresh state.
-
-        A state.json left by another cloud on the folder is not this one's:
-        only a state naming this process's pid is taken.
-        """
-        state_path = self.data_dir / "state.json"
-        self.output_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.output_path.open("wb") as output:
-            self.process = subprocess.Popen(
-                server_command(self.data_dir, self.port),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DemoError(
-                    f"the local cloud exited with code {self.process.returncode}"
-                    f" before it was ready:\n{self.output_tail()}"
-                )
-            if state_path.is_file():
-                try:
-                    state = json.loads(state_path.read_text(encoding="utf-8"))
-                except ValueError:
-                    state = None  # written right now; read it again
-                if isinstance(state, dict) and state.get("pid") == self.process.pid:
-                    return state
-            time.sleep(0.1)
-        raise DemoError(
-            f"the local cloud wrote no state.json within {START_TIMEOUT_SECONDS}s:"
-            f"\n{self.output_tail()}"
-        )
-
-    def output_tail(self, lines: int = 40) -> str:
-        if not self.output_path.is_file():
-            return "(no output)"
-        text = self.output_path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:]) or "(no output)"
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:
@@ -177,7 +93,7 @@ def put_seed_messages(
     """Put the raw seed messages on the stream; return their (partition, offset)."""
     import oci
 
-    config = oci.config.from_file(state["config_file"], state.get("profile", "DEFAULT"))
+    config = oci.config.from_file(state["config_file"], state["profile"])
     stream = state["streams"]["people"]
     client = oci.streaming.StreamClient(
         config, service_endpoint=stream["messages_endpoint"]
@@ -200,15 +116,6 @@ def put_seed_messages(
     return [(str(entry.partition), int(entry.offset)) for entry in result.entries]
 
 
-def stop_reason(summary: Any) -> str:
-    if not isinstance(summary, dict):
-        return ""
-    for key in STOP_REASON_KEYS:
-        if isinstance(summary.get(key), str):
-            return summary[key]
-    return ""
-
-
 def drained_after(log_path: Path, since: str) -> dict[str, Any] | None:
     """The first scheduled run started after ``since`` that stopped on empty."""
     if not log_path.is_file():
@@ -219,9 +126,9 @@ def drained_after(log_path: Path, since: str) -> dict[str, Any] | None:
             run = json.loads(line)
         except ValueError:
             continue
-        if run.get("time", "") <= since or run.get("status") != 200:
+        if run["time"] <= since or run["status"] != 200:
             continue
-        if "empty" in stop_reason(run.get("body")).lower():
+        if run["body"]["stopped"] == STOPPED_EMPTY:
             return run
     return None
 
@@ -263,7 +170,7 @@ def wait_for_drain(
 ) -> dict[str, Any]:
     """Wait for a run that began after the last publish and found the stream empty."""
     log_path = data_dir / "logs" / "scheduler.jsonl"
-    database = Path(state.get("database") or data_dir / "app.db")
+    database = Path(state["database"])
     deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         run = drained_after(log_path, since)
@@ -289,11 +196,17 @@ def run_demo(data_dir: Path, port: int) -> None:
     examples = examples_dir()
     people = read_jsonl(examples / "people.jsonl")
     seeds = read_jsonl(examples / "seed_messages.jsonl")
-    server = Server(data_dir, port)
+    cloud = CloudProcess(
+        data_dir,
+        log_path=data_dir / "logs" / "demo-server.log",
+        port=port,
+        options=["--drain-every", str(DRAIN_EVERY_SECONDS)],
+        start_timeout=START_TIMEOUT_SECONDS,
+    )
 
     click.echo(f"starting the local cloud on port {port} (data in {data_dir})")
     try:
-        state = server.start()
+        state = start_cloud(cloud)
         gateway = state["gateway"]
         click.echo(f"  ready: endpoint {state['endpoint']}, gateway {gateway}")
 
@@ -315,22 +228,19 @@ def run_demo(data_dir: Path, port: int) -> None:
 
         click.echo("reading the greeting secret through the gateway")
         status, secret = http("GET", gateway + "secrets/greeting")
-        if status != 200 or not isinstance(secret, dict):
+        if status != 200:
             raise DemoError(
                 f"GET {gateway}secrets/greeting answered {status}: {secret}"
             )
 
-        people_rows, dead_rows = database_counts(
-            Path(state.get("database") or data_dir / "app.db")
-        )
+        people_rows, dead_rows = database_counts(Path(state["database"]))
     finally:
-        server.stop()
+        cloud.stop()
 
-    version = secret.get("version", secret.get("versionNumber", "?"))
     click.echo("summary")
     click.echo(f"  rows in person:      {people_rows}")
     click.echo(f"  rows in dead_letter: {dead_rows}")
-    click.echo(f"  secret:              {secret.get('name', 'greeting')} v{version}")
+    click.echo(f"  secret:              {secret['name']} v{secret['version']}")
     click.echo(f"  time taken:          {time.monotonic() - started:.1f}s")
 
 

@@ -8,7 +8,6 @@ and the token's own checks belong to identity's tests.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from ocilocal import functions, gateway, scheduler
 from ocilocal.context import Cloud
+from ocilocal.launcher import free_port
 
 DATA = Path(__file__).parent / "data"
 COMPARTMENT_ID = "ocid1.compartment.oc1..localtests"
@@ -62,12 +62,6 @@ class Harness:
     @property
     def endpoint(self) -> str:
         return self.cloud.endpoint
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def write_spec(path: Path, document: dict[str, Any]) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,13 +21,12 @@ from typing import Any
 
 import oci
 import yaml
-from cloud_process import START_TIMEOUT_SECONDS, free_port
+from ocilocal.launcher import CloudProcess
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 FUNCTIONS = REPOSITORY / "functions"
 DRAIN = "drain-stream-to-db"
 CRASH_DRAIN = Path(__file__).resolve().parent / "data" / "drain-crash" / "func.py"
-STOP_TIMEOUT_SECONDS = 30
 PARTITIONS = 2
 HTTP_TIMEOUT_SECONDS = 120
 
@@ -84,48 +81,22 @@ class Cloud:
     ) -> None:
         self.data_dir = data_dir
         self.functions_dir = functions_dir
-        self.port = free_port()
-        self.extra_args = tuple(extra_args)
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
-        self.process: subprocess.Popen | None = None
+        options = ["--partitions", str(PARTITIONS), "--drain-every", "0"]
+        options += ["--functions-dir", str(functions_dir), *extra_args]
+        self.process = CloudProcess(data_dir, log_path=self.log_path, options=options)
         self.state: dict[str, Any] = {}
 
     # lifecycle
 
     def start(self) -> Cloud:
-        """Start and wait for state.json (removed first: a killed cloud leaves it)."""
-        state_file = self.data_dir / "state.json"
-        state_file.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "ocilocal", "up", "--data", str(self.data_dir)]
-        command += ["--port", str(self.port), "--partitions", str(PARTITIONS)]
-        command += ["--drain-every", "0", "--functions-dir", str(self.functions_dir)]
-        command += list(self.extra_args)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT
-            )
-
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not state_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                output = self.log_path.read_text(errors="replace")
-                raise RuntimeError(f"ocilocal did not start; its output:\n{output}")
-            time.sleep(0.1)
-        self.state = json.loads(state_file.read_text())
+        """Start, on the same port every time, and wait for its state.json."""
+        self.state = self.process.start()
         return self
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
         """Stop with ``signum``: SIGTERM shuts down in order, SIGKILL does not."""
-        if self.process is None:
-            return
-
-        self.process.send_signal(signum)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        self.process.stop(signum)
 
     def __enter__(self) -> Cloud:
         return self.start()

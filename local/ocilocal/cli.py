@@ -1,52 +1,33 @@
 """The `ocilocal` command: `ocilocal up` runs the local cloud in the foreground.
 
-Optional plugins are found by module name: `ocilocal.functions`,
-`ocilocal.gateway` and `ocilocal.scheduler` each expose
-`create_plugin(cloud, options) -> Plugin`; `ocilocal.demo` exposes `command`,
-registered as `ocilocal demo`.
+`ocilocal up` adds the Functions, gateway and scheduler plugins to the
+server; `ocilocal demo` runs the whole flow once against a cloud it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 import sys
-from functools import partial
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import click
 
-from ocilocal.context import Cloud, Plugin
+from ocilocal import demo, functions, gateway, scheduler
+from ocilocal.context import Cloud
 from ocilocal.datalock import DataDirInUse
 from ocilocal.server import PluginFactory, Server
 from ocilocal.streaming import CURSOR_TTL_SECONDS
 
-PLUGIN_MODULES = ("ocilocal.functions", "ocilocal.gateway", "ocilocal.scheduler")
-
-
-def optional_module(name: str) -> ModuleType | None:
-    """The module if it exists in the package, else None (import errors propagate)."""
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)
-
 
 def plugin_factories(options: dict[str, Any]) -> list[PluginFactory]:
-    """One factory per plugin module present: cloud -> Plugin."""
-    factories: list[PluginFactory] = []
-    for name in PLUGIN_MODULES:
-        module = optional_module(name)
-        if module is not None:
-            factories.append(partial(_create_plugin, module, options))
-    return factories
-
-
-def _create_plugin(module: ModuleType, options: dict[str, Any], cloud: Cloud) -> Plugin:
-    return module.create_plugin(cloud, options)
+    """The Functions, gateway and scheduler plugins, each made once the cloud is."""
+    return [
+        lambda cloud: functions.create_plugin(cloud, options),
+        lambda cloud: gateway.create_plugin(cloud, options),
+        lambda cloud: scheduler.create_plugin(cloud, options),
+    ]
 
 
 @click.group()
@@ -172,7 +153,7 @@ def up(
     server = Server(
         cloud,
         partitions=partitions,
-        plugin_factories=[partial(factory) for factory in plugin_factories(options)],
+        plugin_factories=plugin_factories(options),
         auth=auth,
         iam_dir=iam_dir,
         retention_seconds=retention_seconds,
@@ -189,6 +170,4 @@ def up(
         sys.exit(1)
 
 
-_demo = optional_module("ocilocal.demo")
-if _demo is not None:
-    main.add_command(_demo.command, name="demo")
+main.add_command(demo.command, name="demo")

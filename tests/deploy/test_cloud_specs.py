@@ -6,8 +6,8 @@ import json
 import re
 
 import oci
-import pytest
 from deployment_files import FUNCTION_NAMES, OFFLINE_CONFIG, REPOSITORY
+from ocilocal import gateway, scheduler
 
 PLACEHOLDER = re.compile(r"^\$\{([A-Z][A-Z0-9_]*)_FUNCTION_ID\}$")
 
@@ -97,7 +97,6 @@ def test_schedule_fires_drain_every_minute():
 
 
 def test_gateway_spec_local_gateway_reads_same_routes():
-    gateway = pytest.importorskip("ocilocal.gateway")
     known = {
         name: f"ocid1.fnfunc.oc1..{index}" for index, name in enumerate(FUNCTION_NAMES)
     }
@@ -111,7 +110,6 @@ def test_gateway_spec_local_gateway_reads_same_routes():
 
 
 def test_schedule_local_scheduler_targets_drain():
-    scheduler = pytest.importorskip("ocilocal.scheduler")
     known = {
         name: f"ocid1.fnfunc.oc1..{index}" for index, name in enumerate(FUNCTION_NAMES)
     }

@@ -12,7 +12,6 @@ import pytest
 from cloud_process import free_port, running_cloud
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("publish-message", "drain-stream-to-db", "read-secret")
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +23,7 @@ def run_demo(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def functions_present():
-    missing = [
-        name for name in FUNCTIONS if not (REPOSITORY / "functions" / name).is_dir()
-    ]
-    if missing:
-        pytest.skip(f"functions not in this checkout: {missing}")
-
-
-def test_demo_run_twice_same_data_succeeds_both_times(tmp_path, functions_present):
+def test_demo_run_twice_same_data_succeeds_both_times(tmp_path):
     first = run_demo("--data", str(tmp_path))
     second = run_demo("--data", str(tmp_path))
 
@@ -45,7 +35,7 @@ def test_demo_run_twice_same_data_succeeds_both_times(tmp_path, functions_presen
     assert not (tmp_path / "state.json").exists()
 
 
-def test_demo_port_taken_fails_with_server_output(tmp_path, functions_present):
+def test_demo_port_taken_fails_with_server_output(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -57,9 +47,7 @@ def test_demo_port_taken_fails_with_server_output(tmp_path, functions_present):
     assert "local cloud" in result.stderr
 
 
-def test_demo_on_a_folder_in_use_fails_and_leaves_the_running_cloud(
-    tmp_path, functions_present
-):
+def test_demo_on_a_folder_in_use_fails_and_leaves_the_running_cloud(tmp_path):
     data_dir = tmp_path / "cloud"
     with running_cloud(data_dir, free_port(), tmp_path / "server.log") as running:
         result = run_demo("--data", str(data_dir))

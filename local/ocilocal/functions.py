@@ -45,10 +45,9 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ocilocal.context import new_ocid
+from ocilocal.identity import load_or_create_key, public_pem, write_private
 
 logger = logging.getLogger(__name__)
 
@@ -171,16 +170,6 @@ def now_rfc3339() -> str:
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only, replacing it atomically."""
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
-
-
 def fdk_executable() -> Path:
     """The ``fdk`` script installed beside the running interpreter."""
     return Path(sys.executable).parent / "fdk"
@@ -236,31 +225,13 @@ class FunctionProcess:
         """Create the key pair once and keep a fresh token on disk."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self._public_pem is None:
-            self._public_pem = self._load_or_create_key()
+            self._public_pem = public_pem(load_or_create_key(self.key_path))
         if time.time() < self._token_expires - self.service.token_ttl / 2:
             return
 
         token = await self.service.mint_token(self.ocid, self._public_pem)
         write_private(self.token_path, token.encode("ascii"))
         self._token_expires = time.time() + self.service.token_ttl
-
-    def _load_or_create_key(self) -> bytes:
-        if self.key_path.is_file():
-            private_key = serialization.load_pem_private_key(
-                self.key_path.read_bytes(), password=None
-            )
-        else:
-            private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pem = private_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            write_private(self.key_path, pem)
-        return private_key.public_key().public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
 
     def environment(self) -> dict[str, str]:
         """The process environment: config, Fn variables, resource principal."""

@@ -108,12 +108,14 @@ def load_rsa_public_key(pem: bytes) -> rsa.RSAPublicKey:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only (mode 0600)."""
+    """Write a file readable by its owner only (mode 0600), replacing it atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
-    os.chmod(path, 0o600)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
 
 
 def load_or_create_key(path: Path, *, label: str = "") -> rsa.RSAPrivateKey:

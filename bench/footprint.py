@@ -9,12 +9,13 @@ bytes of regular files. This section runs pip, so it is the slow one.
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 from bench.progress import Reporter
 from bench.results import Measurement, ratio_at_most
@@ -79,7 +80,7 @@ def plain_install_bytes(target: Path) -> int:
     command += ["--target", str(target), *(pinned(name) for name in PLAIN_PACKAGES)]
     subprocess.run(command, check=True)
 
-    return folder_bytes(target)
+    return installer().folder_bytes(target)
 
 
 def function_install(function: str, target: Path) -> dict:
@@ -92,13 +93,12 @@ def function_install(function: str, target: Path) -> dict:
     return json.loads(report_path.read_text())
 
 
-def folder_bytes(path: Path) -> int:
-    """Bytes of the regular files under ``path`` (links not followed)."""
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            file_path = Path(folder, name)
-            if not file_path.is_symlink():
-                total += file_path.stat().st_size
+def installer() -> ModuleType:
+    """``deploy/install_function.py`` as a module, for its byte count.
 
-    return total
+    NOTE: the installer runs standalone in image builds and imports its
+    sibling ``import_closure.py`` by plain name, so its folder goes on the path.
+    """
+    if str(INSTALLER.parent) not in sys.path:
+        sys.path.append(str(INSTALLER.parent))
+    return importlib.import_module(INSTALLER.stem)

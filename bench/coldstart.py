@@ -10,18 +10,17 @@ baseline is ``bench/bare_function``, an fdk function that answers "ok".
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from ocilocal.functions import call_headers
 
 from bench.cloud import LocalCloud, local_cloud
 from bench.people import person
@@ -226,14 +225,7 @@ def _wait_for_socket(
 
 async def call(socket_path: Path, body: bytes) -> tuple[int, dict[str, str], bytes]:
     """``POST /call`` on the function's socket, as the Fn agent sends it."""
-    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=CALL_TIMEOUT_SECONDS)
-    headers = {
-        "Fn-Call-Id": uuid.uuid4().hex,
-        "Fn-Deadline": deadline.isoformat(timespec="milliseconds").replace(
-            "+00:00", "Z"
-        ),
-        "Content-Type": "application/octet-stream",
-    }
+    headers = call_headers(CALL_TIMEOUT_SECONDS)
     connector = aiohttp.UnixConnector(path=str(socket_path), force_close=True)
     timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT_SECONDS)
     async with (

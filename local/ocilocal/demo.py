@@ -21,6 +21,8 @@ from typing import Any
 import click
 
 from ocilocal.launcher import CloudDidNotStart, CloudProcess, free_port
+from ocilocal.storage import now_ms
+from ocilocal.wire import format_time
 
 BATCH_SIZE = 100
 DRAIN_EVERY_SECONDS = 2
@@ -184,12 +186,6 @@ def wait_for_drain(
     )
 
 
-def utc_now() -> str:
-    now = time.time()
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-    return f"{seconds}.{int(now * 1000) % 1000:03d}Z"
-
-
 def run_demo(data_dir: Path, port: int) -> None:
     """Every step of the demo; raises DemoError on the first failure."""
     started = time.monotonic()
@@ -214,7 +210,7 @@ def run_demo(data_dir: Path, port: int) -> None:
         publish_people(gateway, people)
         click.echo(f"putting {len(seeds)} raw seed messages on the stream")
         positions = put_seed_messages(state, seeds)
-        since = utc_now()
+        since = format_time(now_ms())
 
         click.echo("waiting for the schedule to drain the stream")
         dead_letter_positions = [

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hashlib
 import inspect
 import json
@@ -48,6 +47,8 @@ from aiohttp import web
 
 from ocilocal.context import new_ocid
 from ocilocal.identity import load_or_create_key, public_pem, write_private
+from ocilocal.storage import now_ms
+from ocilocal.wire import format_time
 
 logger = logging.getLogger(__name__)
 
@@ -164,10 +165,13 @@ def discover(functions_dir: Path) -> list[FunctionSpec]:
     ]
 
 
-def now_rfc3339() -> str:
-    """The current UTC time, RFC 3339 with milliseconds."""
-    now = dt.datetime.now(dt.UTC)
-    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def call_headers(timeout_seconds: float) -> dict[str, str]:
+    """What the Fn agent sends with a call: a new call id and the call's deadline."""
+    return {
+        "Fn-Call-Id": uuid.uuid4().hex,
+        "Fn-Deadline": format_time((time.time() + timeout_seconds) * 1000),
+        "Content-Type": "application/octet-stream",
+    }
 
 
 def fdk_executable() -> Path:
@@ -374,15 +378,7 @@ class FunctionProcess:
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> CallResult:
         timeout = self.spec.timeout_seconds
-        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=timeout)
-        request_headers = {
-            "Fn-Call-Id": uuid.uuid4().hex,
-            "Fn-Deadline": deadline.isoformat(timespec="milliseconds").replace(
-                "+00:00", "Z"
-            ),
-            "Content-Type": "application/octet-stream",
-        }
-        request_headers.update(headers)
+        request_headers = {**call_headers(timeout), **headers}
 
         connector = aiohttp.UnixConnector(path=str(self.socket_path), force_close=True)
         client_timeout = aiohttp.ClientTimeout(total=timeout + 1)
@@ -452,10 +448,10 @@ class FunctionsService:
         self.application_id = registry.get("application_id") or new_ocid("fnapp")
         self.function_ids = dict(registry.get("functions") or {})
         self.created = dict(registry.get("created") or {})
-        self.created.setdefault(APPLICATION_NAME, now_rfc3339())
+        self.created.setdefault(APPLICATION_NAME, format_time(now_ms()))
         for name in self.specs:
             self.function_ids.setdefault(name, new_ocid("fnfunc"))
-            self.created.setdefault(name, now_rfc3339())
+            self.created.setdefault(name, format_time(now_ms()))
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         registry = {
@@ -663,7 +659,7 @@ class FunctionsService:
     # OCI API
 
     def _application_model(self) -> dict[str, Any]:
-        created = self.created.get(APPLICATION_NAME, now_rfc3339())
+        created = self.created.get(APPLICATION_NAME, format_time(now_ms()))
         return {
             "id": self.application_id,
             "compartmentId": self.cloud.compartment_id,
@@ -681,7 +677,7 @@ class FunctionsService:
 
     def _function_model(self, name: str) -> dict[str, Any]:
         spec = self.specs[name]
-        created = self.created.get(name, now_rfc3339())
+        created = self.created.get(name, format_time(now_ms()))
         return {
             "id": self.function_ids[name],
             "displayName": name,

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ocilocal import functions, gateway
+from ocilocal.wire import format_time
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +152,8 @@ class Scheduler:
         finished = time.time()
 
         record = {
-            "time": iso(started),
-            "finished": iso(finished),
+            "time": format_time(started * 1000),
+            "finished": format_time(finished * 1000),
             "duration_ms": round((finished - started) * 1000),
             "schedule": self.name,
             "function": self.target,
@@ -176,12 +177,6 @@ def parse_body(body: bytes) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def iso(epoch: float) -> str:
-    """Seconds since the epoch as RFC 3339 UTC with milliseconds."""
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
-    return f"{seconds}.{int(epoch * 1000) % 1000:03d}Z"
 
 
 def create_plugin(cloud: Any, options: dict[str, Any]) -> Scheduler:

@@ -1,58 +1,150 @@
-"""Tests of ocifn.streaming: request packing, per-entry retry, group consumption."""
+"""Tests of ocifn.streaming: request packing, per-entry retry, group consumption.
+
+Publisher and Consumer talk to local clouds through the OCI SDK's StreamClient.
+One cloud runs with `--enforce-limits`, so a partition written faster than
+1 MB/s refuses entries inside a 200 as OCI does; one runs with a short
+`--cursor-ttl-seconds`, so cursors expire while a test sleeps. Both serve no
+functions; group commits run on the session's default cloud.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
+import time
+from collections.abc import Callable, Iterator
 
+import oci
 import pytest
-from oci.response import Response
+from cloud_process import free_port, running_cloud
 from oci.streaming.models import (
-    Cursor,
-    Message,
-    PutMessagesResult,
-    PutMessagesResultEntry,
+    CreateCursorDetails,
+    CreateStreamDetails,
+    PutMessagesDetails,
+    PutMessagesDetailsEntry,
 )
 from ocifn import streaming
 from ocifn.errors import PayloadTooLarge, StreamError
-from ocifn.streaming import Consumer, Publisher, pack_records
+from ocifn.streaming import Consumer, Publisher, StreamMessage, pack_records
 
-STREAM_ID = "ocid1.stream.oc1.phx.example"
-
-
-def sdk_response(data, headers=None):
-    return Response(200, headers or {}, data, None)
+NO_RETRY = oci.retry.NoneRetryStrategy()
+CURSOR_TTL_SECONDS = 3.0
+RECORD_BYTES = 100_000
 
 
-class RefusingStreamClient:
-    """A fake StreamClient that refuses chosen entries with a per-entry error.
+def started_cloud(tmp_path_factory, name: str, options: list[str]):
+    """`ocilocal up` with `options`, no functions, in a folder of its own."""
+    root = tmp_path_factory.mktemp(name)
+    (root / "functions").mkdir()
 
-    The real service answers 200 with per-entry errors only under throttling or
-    internal faults, which cannot be caused on purpose here.
-    """
+    return running_cloud(
+        root / "data",
+        free_port(),
+        root / "server.log",
+        functions_dir=root / "functions",
+        options=options,
+    )
 
-    def __init__(self, refuse_times):
-        self.refuse_times = dict(refuse_times)
-        self.requests = []
-        self.next_offset = 0
 
-    def put_messages(self, stream_id, details):
-        values = [base64.b64decode(entry.value) for entry in details.messages]
-        self.requests.append(values)
-        entries = []
-        for value in values:
-            if self.refuse_times.get(value, 0) > 0:
-                self.refuse_times[value] -= 1
-                entries.append(
-                    PutMessagesResultEntry(error="429", error_message="throttled")
-                )
-                continue
-            entries.append(
-                PutMessagesResultEntry(partition="0", offset=self.next_offset)
-            )
-            self.next_offset += 1
-        failures = sum(1 for entry in entries if entry.error)
-        return sdk_response(PutMessagesResult(failures=failures, entries=entries))
+@pytest.fixture(scope="module")
+def limits_cloud(tmp_path_factory) -> Iterator[dict]:
+    """A cloud throttling writes at 1 MB/s per partition."""
+    with started_cloud(tmp_path_factory, "limits", ["--enforce-limits"]) as state:
+        yield state
+
+
+@pytest.fixture(scope="module")
+def short_cursor_cloud(tmp_path_factory) -> Iterator[dict]:
+    """A cloud whose cursors expire after CURSOR_TTL_SECONDS."""
+    options = ["--cursor-ttl-seconds", str(CURSOR_TTL_SECONDS)]
+    with started_cloud(tmp_path_factory, "short-cursor", options) as state:
+        yield state
+
+
+def stream_clients(state: dict):
+    """A StreamClient built as the functions build theirs, and an admin client."""
+    config = oci.config.from_file(state["config_file"], state["profile"])
+    endpoint = state["endpoint"]
+
+    return (
+        oci.streaming.StreamClient(
+            config, service_endpoint=endpoint, retry_strategy=NO_RETRY
+        ),
+        oci.streaming.StreamAdminClient(config, service_endpoint=endpoint),
+    )
+
+
+def fresh_stream(admin, state: dict, partitions: int) -> str:
+    """A new stream, so a test reads only its own messages and has its own limits."""
+    details = CreateStreamDetails(
+        name=f"test-{time.monotonic_ns()}",
+        partitions=partitions,
+        compartment_id=state["compartment_id"],
+    )
+
+    return admin.create_stream(details).data.id
+
+
+def numbered_records(count: int) -> list[tuple[None, bytes]]:
+    """Keyless records of RECORD_BYTES, each one's bytes telling its index."""
+    return [
+        (None, f"{index:04d}".encode() * (RECORD_BYTES // 4)) for index in range(count)
+    ]
+
+
+def put_values(client, stream_id: str, values: list[bytes], key: bytes) -> None:
+    entries = [
+        PutMessagesDetailsEntry(
+            key=base64.b64encode(key).decode(), value=base64.b64encode(value).decode()
+        )
+        for value in values
+    ]
+    result = client.put_messages(stream_id, PutMessagesDetails(messages=entries))
+    assert result.data.failures == 0
+
+
+def partition_cursor(client, stream_id: str, kind: str) -> str:
+    details = CreateCursorDetails(partition="0", type=kind)
+
+    return client.create_cursor(stream_id, details).data.value
+
+
+def stored_values(client, stream_id: str) -> dict[int, bytes]:
+    """Every message on partition 0, by offset, read with a plain cursor."""
+    cursor = partition_cursor(client, stream_id, "TRIM_HORIZON")
+    stored: dict[int, bytes] = {}
+    while True:
+        response = client.get_messages(stream_id, cursor, limit=10_000)
+        if not response.data:
+            return stored
+        for message in response.data:
+            stored[message.offset] = base64.b64decode(message.value)
+        cursor = response.headers["opc-next-cursor"]
+
+
+def recording_sleep(delays: list[float]) -> Callable[[float], None]:
+    """time.sleep that also notes each delay, to see when Publisher backed off."""
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        time.sleep(seconds)
+
+    return sleep
+
+
+def read_back(messages: list[StreamMessage]) -> list[tuple[int, int, bytes]]:
+    return [
+        (message.partition, message.offset, base64.b64decode(message.value))
+        for message in messages
+    ]
+
+
+def committed_offsets(client, stream_id: str, group: str) -> dict[int, int | None]:
+    reservations = client.get_group(stream_id, group).data.reservations
+
+    return {int(row.partition): row.committed_offset for row in reservations}
+
+
+# packing
 
 
 def test_pack_records_large_records_every_pack_under_one_mib():
@@ -87,137 +179,131 @@ def test_pack_records_record_over_limit_is_payload_too_large():
     assert raised.value.context == {"index": 0}
 
 
-def test_publisher_refused_entry_is_retried_alone():
-    """Only the refused entry is sent again; results keep input order.
+# publishing, on the cloud enforcing limits
 
-    Uses a fake client to force a per-entry failure that the real service
-    cannot be made to produce here.
+
+def test_publisher_refused_entries_retried_alone_all_placed_in_input_order(
+    limits_cloud,
+):
+    """2.5 MB on one partition passes its 1 MB/s: refused entries are sent again.
+
+    Each record is stored once (none placed was sent again), and the places
+    come back in input order: the offset given for record i holds record i.
     """
-    client = RefusingStreamClient({b"b": 2})
-    sleeps = []
-    publisher = Publisher(client, STREAM_ID, sleep=sleeps.append)
+    client, admin = stream_clients(limits_cloud)
+    stream_id = fresh_stream(admin, limits_cloud, partitions=1)
+    records = numbered_records(25)
+    delays: list[float] = []
+    publisher = Publisher(
+        client,
+        stream_id,
+        max_attempts=12,
+        first_backoff_seconds=0.1,
+        sleep=recording_sleep(delays),
+    )
 
-    placed = publisher.publish([(b"a", b"a"), (b"b", b"b"), (b"c", b"c")])
+    placed = publisher.publish(records)
 
-    assert client.requests == [[b"a", b"b", b"c"], [b"b"], [b"b"]]
-    assert [record.offset for record in placed] == [0, 2, 1]
-    assert placed[1].partition == 0
-    assert sleeps == [0.2, 0.4]
+    stored = stored_values(client, stream_id)
+    assert delays, "the stream refused nothing; the load did not pass the limit"
+    assert len(stored) == len(records)
+    assert [stored[record.offset] for record in placed] == [
+        value for _, value in records
+    ]
+    assert {record.partition for record in placed} == {0}
 
 
-def test_publisher_still_refused_after_attempts_raises_counts():
-    """When entries stay refused, StreamError says how many, and it is a 503.
+def test_publisher_still_refused_after_attempts_raises_counts(limits_cloud):
+    """3 MB at once passes the partition's burst; with one attempt it is a 503.
 
-    Uses a fake client to force a per-entry failure that the real service
-    cannot be made to produce here.
+    StreamError counts what was published and what was refused, and the stream
+    holds exactly the published records.
     """
-    client = RefusingStreamClient({b"b": 99})
-    publisher = Publisher(client, STREAM_ID, max_attempts=3, sleep=lambda _: None)
+    client, admin = stream_clients(limits_cloud)
+    stream_id = fresh_stream(admin, limits_cloud, partitions=1)
+    records = numbered_records(30)
+    publisher = Publisher(client, stream_id, max_attempts=1)
 
     with pytest.raises(StreamError) as raised:
-        publisher.publish([(b"a", b"a"), (b"b", b"b")])
+        publisher.publish(records)
 
+    published = raised.value.context["published"]
+    refused = raised.value.context["refused"]
     assert raised.value.status == 503
-    assert raised.value.context["published"] == 1
-    assert raised.value.context["refused"] == 1
-    assert "1 of 2" in raised.value.message
-    assert len(client.requests) == 3
+    assert refused > 0
+    assert published >= 10
+    assert published + refused == len(records)
+    assert f"{refused} of {len(records)}" in raised.value.message
+    assert len(stored_values(client, stream_id)) == published
 
 
-class GroupStreamClient:
-    """A fake StreamClient recording consumer-group calls.
+# consuming as a group
 
-    It stands in for the service to observe the order of calls and to force an
-    expired cursor, which the real service produces only after minutes.
+
+def test_consumer_group_cursor_does_not_commit_on_get(local_cloud):
+    """Messages read but not committed come again once the consumer rejoins.
+
+    The second read, caught up, is where a commit-on-get cursor would commit
+    the first. The messages were put before the consumer joined, so it starts
+    at TRIM_HORIZON.
     """
+    client, admin = stream_clients(local_cloud)
+    stream_id = fresh_stream(admin, local_cloud, partitions=2)
+    put_values(client, stream_id, [b"a", b"b", b"c"], key=b"k")
+    consumer = Consumer(client, stream_id, group="g", instance="i")
 
-    def __init__(self, batches, expire_first_get=False):
-        self.batches = list(batches)
-        self.expire_first_get = expire_first_get
-        self.calls = []
-        self.group_details = []
+    first = consumer.get(10)
+    caught_up = consumer.get(10)
+    consumer.restart()
+    again = consumer.get(10)
 
-    def create_group_cursor(self, stream_id, details):
-        self.group_details.append(details)
-        self.calls.append(("create_group_cursor",))
-        return sdk_response(Cursor(value=f"group-{len(self.group_details)}"))
-
-    def get_messages(self, stream_id, cursor, limit=None):
-        self.calls.append(("get_messages", cursor))
-        if self.expire_first_get:
-            import oci
-
-            self.expire_first_get = False
-            raise oci.exceptions.ServiceError(400, "InvalidParameter", {}, "expired")
-        batch = self.batches.pop(0) if self.batches else []
-        return sdk_response(batch, {"opc-next-cursor": f"next-{len(self.calls)}"})
-
-    def consumer_commit(self, stream_id, cursor):
-        self.calls.append(("consumer_commit", cursor))
-        return sdk_response(Cursor(value=f"committed-{cursor}"))
+    assert [value for _, _, value in read_back(first)] == [b"a", b"b", b"c"]
+    assert caught_up == []
+    assert read_back(again) == read_back(first)
+    assert first[0].key == b"k"
+    assert set(committed_offsets(client, stream_id, "g").values()) == {None}
 
 
-def message(partition, offset, document):
-    value = base64.b64encode(json.dumps(document).encode()).decode()
-    return Message(
-        stream=STREAM_ID,
-        partition=str(partition),
-        key=base64.b64encode(b"k").decode(),
-        value=value,
-        offset=offset,
-    )
-
-
-def test_consumer_group_cursor_does_not_commit_on_get():
-    """The group cursor starts at TRIM_HORIZON with commit_on_get off.
-
-    Uses a fake client to observe the cursor request the service receives.
-    """
-    client = GroupStreamClient([[message(0, 0, {"name": "a", "age": 1})]])
-    consumer = Consumer(client, STREAM_ID, group="g", instance="i")
-
-    messages = consumer.get(10)
-
-    details = client.group_details[0]
-    assert details.commit_on_get is False
-    assert details.type == "TRIM_HORIZON"
-    assert (details.group_name, details.instance_name) == ("g", "i")
-    assert messages[0].partition == 0
-    assert messages[0].key == b"k"
-
-
-def test_consumer_commit_uses_latest_next_cursor():
-    """Commit sends the cursor after the last read, once per read.
-
-    Uses a fake client to observe which cursor is committed.
-    """
-    client = GroupStreamClient([[message(0, 0, {"name": "a", "age": 1})]])
-    consumer = Consumer(client, STREAM_ID, group="g", instance="i")
-    consumer.get(10)
+def test_consumer_commit_moves_group_offsets_past_last_read(local_cloud):
+    """After two reads and a commit, a rejoined consumer gets only newer messages."""
+    client, admin = stream_clients(local_cloud)
+    stream_id = fresh_stream(admin, local_cloud, partitions=2)
+    put_values(client, stream_id, [b"a", b"b", b"c"], key=b"k")
+    consumer = Consumer(client, stream_id, group="g", instance="i")
+    first = consumer.get(2)
+    second = consumer.get(10)
 
     consumer.commit()
-    consumer.commit()
+    consumer.restart()
+    after_commit = consumer.get(10)
+    put_values(client, stream_id, [b"d"], key=b"k")
+    newer = consumer.get(10)
 
-    commits = [call for call in client.calls if call[0] == "consumer_commit"]
-    assert commits == [("consumer_commit", "next-2")]
+    partition = first[0].partition
+    assert [value for _, _, value in read_back(first + second)] == [b"a", b"b", b"c"]
+    assert after_commit == []
+    assert committed_offsets(client, stream_id, "g")[partition] == second[-1].offset
+    assert read_back(newer) == [(partition, second[-1].offset + 1, b"d")]
 
 
-def test_consumer_expired_cursor_joins_group_again():
-    """An invalid cursor is replaced by a new group cursor and the read retried.
+def test_consumer_expired_cursor_joins_group_again(short_cursor_cloud):
+    """A cursor past its TTL is replaced by a new group cursor and reading goes on.
 
-    Uses a fake client to force the cursor expiry.
+    Nothing was committed, so the group starts over: a comes again, then b.
     """
-    client = GroupStreamClient(
-        [[message(1, 4, {"name": "a", "age": 1})]], expire_first_get=True
-    )
-    consumer = Consumer(client, STREAM_ID, group="g", instance="i")
+    client, admin = stream_clients(short_cursor_cloud)
+    stream_id = fresh_stream(admin, short_cursor_cloud, partitions=1)
+    put_values(client, stream_id, [b"a"], key=b"k")
+    consumer = Consumer(client, stream_id, group="g", instance="i")
+    before = consumer.get(10)
+    probe = partition_cursor(client, stream_id, "LATEST")
 
-    messages = consumer.get(10)
+    time.sleep(CURSOR_TTL_SECONDS + 0.5)
+    put_values(client, stream_id, [b"b"], key=b"k")
+    after = consumer.get(10)
 
-    assert [call[0] for call in client.calls] == [
-        "create_group_cursor",
-        "get_messages",
-        "create_group_cursor",
-        "get_messages",
-    ]
-    assert (messages[0].partition, messages[0].offset) == (1, 4)
+    with pytest.raises(oci.exceptions.ServiceError) as expired:
+        client.get_messages(stream_id, probe)
+    assert expired.value.status == 400
+    assert [value for _, _, value in read_back(before)] == [b"a"]
+    assert [value for _, _, value in read_back(after)] == [b"a", b"b"]

@@ -83,23 +83,32 @@ def pack_records(
     *,
     max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> list[list[int]]:
-    """Group record indexes, in order, into packs that each fit one request."""
+    """Group record indexes, in order, into packs that each fit one request.
+
+    A pack holds at most one record per key: the service may take a later
+    entry of a request and refuse an earlier one, and two records of one key
+    must never land in the wrong order.
+    """
     budget = max_request_bytes - REQUEST_OVERHEAD_BYTES
     packs: list[list[int]] = []
     current: list[int] = []
+    current_keys: set[bytes] = set()
     current_size = 0
     for index in indexes:
+        key, _ = records[index]
         size = encoded_size(records[index])
         if size > budget:
             raise PayloadTooLarge(
                 f"record {index} is over the stream's message size limit",
                 context={"index": index},
             )
-        if current and current_size + size > budget:
+        if current and (current_size + size > budget or key in current_keys):
             packs.append(current)
-            current, current_size = [], 0
+            current, current_keys, current_size = [], set(), 0
         current.append(index)
         current_size += size
+        if key is not None:
+            current_keys.add(key)
     if current:
         packs.append(current)
 
@@ -129,28 +138,26 @@ class Publisher:
     def publish(self, records: Sequence[StreamRecord]) -> list[PublishedRecord]:
         """Put (key, value) records; their partition and offset, in input order.
 
-        Entries the service refuses are retried alone, with exponential
-        backoff. When some are still refused, StreamError whose details give
-        the counts and the place of each record that was published.
+        Entries the service refuses are sent again, with exponential backoff,
+        together with every record after them: packs after one with a refusal
+        wait for the next attempt, so the records of one key reach the stream
+        in input order. When some are still refused, StreamError whose details
+        give the counts and the place of each record that was published.
         """
         placed: dict[int, PublishedRecord] = {}
         pending = list(range(len(records)))
         attempt = 0
         while pending:
             attempt += 1
-            refused: list[int] = []
-            for pack in pack_records(
-                records, pending, max_request_bytes=self._max_request_bytes
-            ):
-                refused.extend(self._put(records, pack, placed))
-            pending = refused
+            pending = self._put_in_order(records, pending, placed)
             if not pending:
                 break
 
             if attempt >= self._max_attempts:
                 raise StreamError(
-                    f"{len(pending)} of {len(records)} records were refused by the "
-                    f"stream after {attempt} attempts; {len(placed)} were published",
+                    f"{len(pending)} of {len(records)} records were not published: "
+                    f"the stream still refused them after {attempt} attempts; "
+                    f"{len(placed)} were published",
                     context={
                         "stream_id": self._stream_id,
                         "published": len(placed),
@@ -176,6 +183,25 @@ class Publisher:
             self._sleep(delay)
 
         return [placed[index] for index in range(len(records))]
+
+    def _put_in_order(
+        self,
+        records: Sequence[StreamRecord],
+        pending: list[int],
+        placed: dict[int, PublishedRecord],
+    ) -> list[int]:
+        """Send packs in order until one has a refusal; what is left to send."""
+        packs = pack_records(
+            records, pending, max_request_bytes=self._max_request_bytes
+        )
+        for number, pack in enumerate(packs):
+            refused = self._put(records, pack, placed)
+            if refused:
+                return refused + [
+                    index for later in packs[number + 1 :] for index in later
+                ]
+
+        return []
 
     def _put(
         self,

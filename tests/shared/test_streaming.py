@@ -149,7 +149,7 @@ def committed_offsets(client, stream_id: str, group: str) -> dict[int, int | Non
 
 def test_pack_records_large_records_every_pack_under_one_mib():
     """Packs, measured as base64 plus overhead, stay under the request limit."""
-    records = [(b"key", b"v" * 300_000) for _ in range(10)]
+    records = [(f"key-{index}".encode(), b"v" * 300_000) for index in range(10)]
 
     packs = pack_records(records, range(len(records)))
 
@@ -177,6 +177,21 @@ def test_pack_records_record_over_limit_is_payload_too_large():
         pack_records(records, [0])
 
     assert raised.value.context == {"index": 0}
+
+
+def test_pack_records_one_key_twice_goes_in_two_packs():
+    """A pack holds one record per key, so one key's records can't swap places."""
+    records = [
+        (b"ada", b"1"),
+        (b"bob", b"2"),
+        (b"ada", b"3"),
+        (None, b"4"),
+        (None, b"5"),
+    ]
+
+    packs = pack_records(records, range(len(records)))
+
+    assert packs == [[0, 1], [2, 3, 4]]
 
 
 # publishing, on the cloud enforcing limits
@@ -229,12 +244,44 @@ def test_publisher_still_refused_after_attempts_raises_counts(limits_cloud):
 
     published = raised.value.context["published"]
     refused = raised.value.context["refused"]
+    details = raised.value.details
+    assert (details["published"], details["refused"]) == (published, refused)
+    assert [record["index"] for record in details["records"]] == list(range(published))
     assert raised.value.status == 503
     assert refused > 0
     assert published >= 10
     assert published + refused == len(records)
     assert f"{refused} of {len(records)}" in raised.value.message
     assert len(stored_values(client, stream_id)) == published
+
+
+def test_publisher_throttled_records_of_one_key_keep_input_order(limits_cloud):
+    """Records of one key land in input order even when the stream refuses some.
+
+    Large records fill the partition's write budget and a small last record
+    would still fit it; the stream must not take the small one first.
+    """
+    client, admin = stream_clients(limits_cloud)
+    stream_id = fresh_stream(admin, limits_cloud, partitions=1)
+    key = b"same person"
+    records = [(key, f"{index:04d}".encode() * 25_000) for index in range(24)]
+    records.append((key, b"last"))
+    delays: list[float] = []
+    publisher = Publisher(
+        client,
+        stream_id,
+        max_attempts=30,
+        first_backoff_seconds=0.1,
+        sleep=recording_sleep(delays),
+    )
+
+    placed = publisher.publish(records)
+
+    offsets = [record.offset for record in placed]
+    assert delays, "the stream refused nothing; the load did not pass the limit"
+    assert offsets == sorted(offsets)
+    stored = stored_values(client, stream_id)
+    assert [stored[offset] for offset in sorted(stored)] == [v for _, v in records]
 
 
 # consuming as a group

@@ -35,4 +35,5 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .ocilocal .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .ocilocal .mycloud .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf shared/*.egg-info local/*.egg-info

@@ -17,12 +17,18 @@ from rich.table import Table
 
 from bench.results import Measurement
 
+PIPED_WIDTH = 160
+
 
 class Reporter:
     """One rich progress display; each step of a benchmark is one task of it."""
 
     def __init__(self, console: Console | None = None) -> None:
+        # NOTE: rich assumes 80 columns when the output is not a terminal,
+        # which cuts the table's names; a file or a CI log has room for more.
         self.console = console or Console()
+        if not self.console.is_terminal:
+            self.console.width = max(self.console.width, PIPED_WIDTH)
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -16,9 +16,13 @@ import pytest
 from cloud_process import free_port, running_cloud
 from oci.response import Response
 from oci.streaming.models import Cursor, Message
-from oci.vault.models import Base64SecretContentDetails, CreateSecretDetails
+from oci.vault.models import (
+    Base64SecretContentDetails,
+    CreateSecretDetails,
+    UpdateSecretDetails,
+)
 from ocifn.drain import DrainFunction, drain, retry_stream, split_batch, stop_time
-from ocifn.errors import DatabaseError, StreamError
+from ocifn.errors import DatabaseAuthError, DatabaseError, StreamError
 from ocifn.secrets import SecretReader
 from ocifn.settings import DrainSettings
 from ocifn.store import SqliteStore, open_store
@@ -304,7 +308,9 @@ def drain_rig(
     """A DrainFunction on a fresh stream and SQLite file, secrets in the local Vault.
 
     Its store opener records every store it opens, so a test can reach the
-    open connection the way a database server would: by closing it.
+    open connection the way a database server would: by closing it. An error
+    put in ``refusals`` is raised by the next open instead: SQLite has no
+    credentials to refuse, and no Oracle Database can run here.
     """
     stream_id = new_stream(partitions=1)
     stream_secret = create_json_secret(
@@ -320,8 +326,11 @@ def drain_rig(
         {"STREAM_SECRET_OCID": stream_secret, "DB_SECRET_OCID": db_secret}
     )
     opened = []
+    refusals = []
 
     def store_opener(connection, **options):
+        if refusals:
+            raise refusals.pop()
         store = open_store(connection, **options)
         opened.append(store)
         return store
@@ -343,6 +352,8 @@ def drain_rig(
     rig = SimpleNamespace(
         function=function,
         opened=opened,
+        refusals=refusals,
+        db_secret=db_secret,
         database=database,
         put=lambda records: put_records(publish_client, stream_id, records),
     )
@@ -378,3 +389,34 @@ def test_drain_function_lost_connection_reconnects_once_and_drains(drain_rig):
     assert len(drain_rig.opened) == 2
     with sqlite3.connect(drain_rig.database) as connection:
         assert connection.execute("SELECT COUNT(*) FROM person").fetchone() == (5,)
+
+
+def test_drain_function_credentials_refused_reads_secret_again(
+    drain_rig, vaults_client
+):
+    """Refused credentials make the drain read the connection secret anew.
+
+    The cached secret still names the old database when the refusal comes;
+    the fresh read finds the rotated version and the run writes there.
+    """
+    drain_rig.put(person_records("first", 2))
+    drain_rig.function.run(None)
+    drain_rig.function.close()
+    rotated = drain_rig.database.with_name("rotated.db")
+    content = json.dumps({"backend": "sqlite", "path": str(rotated)}).encode()
+    vaults_client.update_secret(
+        drain_rig.db_secret,
+        UpdateSecretDetails(
+            secret_content=Base64SecretContentDetails(
+                content_type="BASE64", content=base64.b64encode(content).decode()
+            )
+        ),
+    )
+    drain_rig.refusals.append(DatabaseAuthError("the database refused the password"))
+    drain_rig.put(person_records("second", 3))
+
+    summary = drain_rig.function.run(None)
+
+    assert (summary["read"], summary["upserted"]) == (3, 3)
+    with sqlite3.connect(rotated) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM person").fetchone() == (3,)

@@ -77,7 +77,10 @@ HOP_BY_HOP = frozenset(
 
 
 class FunctionCallError(Exception):
-    """A call that did not produce a function reply; ``status`` is 502 or 504."""
+    """A call that did not produce a function reply; ``status`` is 502, 503 or 504.
+
+    503 means the local cloud is stopping and starts no function any more.
+    """
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -316,8 +319,17 @@ class FunctionProcess:
                 os.kill(pid, signal.SIGTERM)
         pid_path.unlink(missing_ok=True)
 
+    def refuse_when_stopping(self) -> None:
+        """503 once the service stops: a process started now would outlive it."""
+        if self.service.stopping:
+            raise FunctionCallError(
+                503,
+                f"function {self.spec.name} is not available: the cloud is stopping",
+            )
+
     async def start(self) -> None:
         """Start the fdk process and wait until its socket answers."""
+        self.refuse_when_stopping()
         await self.ensure_credentials()
         self._end_orphan()
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +351,10 @@ class FunctionProcess:
             )
 
         (self.run_dir / "pid").write_text(str(self.process.pid))
+        if self.service.stopping:
+            # the service stopped while this process was being made
+            await self.stop()
+            self.refuse_when_stopping()
         deadline = time.monotonic() + SOCKET_WAIT_SECONDS
         while not self.socket_path.exists():
             if self.process.returncode is not None:
@@ -371,6 +387,7 @@ class FunctionProcess:
     async def call(self, body: bytes, headers: dict[str, str]) -> CallResult:
         """One call to ``POST /call``, serialised like one Fn container."""
         async with self.lock:
+            self.refuse_when_stopping()
             await self.ensure_credentials()
             if not self.running():
                 await self.start()
@@ -434,6 +451,7 @@ class FunctionsService:
         self._turn: dict[str, int] = {}
         self._refresher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self.stopping = False
         _SERVICES[id(cloud)] = self
 
     # registry
@@ -550,6 +568,8 @@ class FunctionsService:
         self._refresher = asyncio.create_task(self._refresh_tokens())
 
     async def stop(self) -> None:
+        """Refuse calls from now on, then end every function process."""
+        self.stopping = True
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -645,8 +665,10 @@ class FunctionsService:
         except KeyError:
             return error_reply(404, "NotFound", f"no function named {name}")
         except FunctionCallError as exc:
-            code = "FunctionTimedOut" if exc.status == 504 else "FunctionFailed"
-            return error_reply(exc.status, code, exc.message)
+            codes = {503: "ServiceUnavailable", 504: "FunctionTimedOut"}
+            return error_reply(
+                exc.status, codes.get(exc.status, "FunctionFailed"), exc.message
+            )
 
         if result.fdk_status != 200:
             code = "FunctionTimedOut" if result.fdk_status == 504 else "FunctionFailed"
@@ -760,8 +782,10 @@ class FunctionsService:
         try:
             result = await self.call(name, body, headers)
         except FunctionCallError as exc:
-            code = "FunctionInvokeTimeout" if exc.status == 504 else "FunctionFailed"
-            return oci_error(exc.status, code, exc.message)
+            codes = {503: "ServiceUnavailable", 504: "FunctionInvokeTimeout"}
+            return oci_error(
+                exc.status, codes.get(exc.status, "FunctionFailed"), exc.message
+            )
         if result.fdk_status == 504:
             return oci_error(504, "FunctionInvokeTimeout", "function timed out")
         if result.fdk_status != 200:

@@ -3,9 +3,10 @@
 Start order: storage, identity, the services and bootstrap, listening, plugins,
 the IAM policies (`ocilocal.policies`, read from the deployment's iam folder),
 then DIR/state.json (written atomically) and one ready line on stdout. On
-SIGINT or SIGTERM the plugins stop, the server closes and DIR/state.json is
-deleted, so a script never reads the state of a cloud that is gone; the data
-(DIR/cloud.db, keys, DIR/oci/config) stays for the next start.
+SIGINT or SIGTERM the server stops taking requests, the plugins stop, the
+server closes and DIR/state.json is deleted, so a script never reads the state
+of a cloud that is gone; the data (DIR/cloud.db, keys, DIR/oci/config) stays
+for the next start.
 """
 
 from __future__ import annotations
@@ -137,9 +138,16 @@ class Server:
         print(f"ocilocal ready on {cloud.endpoint} (data {cloud.data_dir})", flush=True)
 
     async def stop(self) -> None:
-        """Stop plugins, close the server and storage, remove state.json."""
+        """Stop taking requests, stop plugins, close server and storage, drop state."""
         if not self.lock.held:
             return  # never started: the folder and its state are another's
+        if self.runner is not None:
+            # no new connections, and kept-alive ones close after their current
+            # request, so no call reaches a plugin that is stopping
+            for site in list(self.runner.sites):
+                await site.stop()
+            if self.runner.server is not None:
+                self.runner.server.pre_shutdown()
         for plugin in reversed(self.plugins):
             try:
                 await plugin.stop()

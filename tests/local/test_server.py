@@ -5,9 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import oci
@@ -82,3 +87,72 @@ def test_second_cloud_on_same_data_is_refused_and_first_keeps_serving(tmp_path):
     assert f"pid {first['pid']}" in second.stderr
     assert state_after["pid"] == first["pid"]
     assert content["streamMessagesEndpoint"] == first["endpoint"]
+
+
+def function_processes(data_dir: Path) -> list[int]:
+    """Pids of the processes running a function of the cloud on `data_dir`."""
+    marker = f"OCI_RESOURCE_PRINCIPAL_RPST={data_dir.resolve() / 'run'}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, or not ours to read
+        if any(item.startswith(marker) for item in environment.split(b"\0")):
+            found.append(int(entry.name))
+    return found
+
+
+def publish_until(gateway: str, stop: threading.Event, answered: list[int]) -> None:
+    """POST one person to the gateway again and again until `stop` is set."""
+    body = json.dumps({"name": "Ada Byron", "age": 36}).encode()
+    while not stop.is_set():
+        request = urllib.request.Request(
+            gateway + "messages",
+            data=body,
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                answered.append(reply.status)
+        except urllib.error.HTTPError as error:
+            answered.append(error.code)
+        except OSError:
+            time.sleep(0.01)  # refused or reset while the cloud stops
+
+
+def test_sigterm_during_gateway_calls_leaves_no_function_process(tmp_path):
+    """A call arriving while the cloud stops must not start a function again."""
+    data_dir = tmp_path / "cloud"
+    stop = threading.Event()
+    answered: list[int] = []
+
+    with running_cloud(data_dir, free_port(), tmp_path / "server.log") as state:
+        callers = [
+            threading.Thread(
+                target=publish_until, args=(state["gateway"], stop, answered)
+            )
+            for _ in range(4)
+        ]
+        for caller in callers:
+            caller.start()
+        deadline = time.monotonic() + 60
+        while answered.count(200) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    time.sleep(1)
+    stop.set()
+    for caller in callers:
+        caller.join(timeout=30)
+
+    left = function_processes(data_dir)
+    deadline = time.monotonic() + 10
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = function_processes(data_dir)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)  # nothing outlives the test, even on failure
+    assert answered.count(200) >= 20
+    assert left == []

@@ -32,7 +32,7 @@ from ocilocal.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from ocilocal.limits import StreamLimits
 from ocilocal.policies import requires
 from ocilocal.storage import Row, Storage, now_ms
-from ocilocal.wire import format_time, json_reply, parse_time, query_int, read_json
+from ocilocal.wire import format_time, json_reply, query_int, read_fields
 
 BASE = "/20180418"
 CURSOR_TTL_SECONDS = 5 * 60
@@ -43,7 +43,14 @@ GONE_STATES = ("DELETING", "DELETED")
 MAX_KEY_BYTES = 256
 MAX_REQUEST_BYTES = 1024 * 1024
 MAX_GET_LIMIT = 10000
+MAX_LIST_LIMIT = 50
+MAX_PARTITIONS = 200
+DEFAULT_RETENTION_HOURS = 24
+MIN_RETENTION_HOURS = 24
+MAX_RETENTION_HOURS = 168
 DEFAULT_GROUP_TIMEOUT_MS = 30000
+# the SDKs declare timeoutInMs a 32-bit int
+MAX_GROUP_TIMEOUT_MS = 2**31 - 1
 CURSOR_TYPES = {"AT_OFFSET", "AFTER_OFFSET", "AT_TIME", "LATEST", "TRIM_HORIZON"}
 GROUP_CURSOR_TYPES = {"AT_TIME", "LATEST", "TRIM_HORIZON"}
 
@@ -350,23 +357,30 @@ class Streaming:
         state = query.get("lifecycleState")
         if state:
             rows = [row for row in rows if row["lifecycleState"] == state.upper()]
-        return json_reply(rows[: query_int(request, "limit", len(rows))])
+        limit = query_int(
+            request, "limit", len(rows), minimum=1, maximum=MAX_LIST_LIMIT
+        )
+        return json_reply(rows[:limit])
 
     @requires("manage", "streams", compartment_target)
     async def create_stream(self, request: web.Request) -> web.Response:
         """CreateStream in the default pool, or the pool given: CREATING first."""
-        details = await read_json(request)
-        name = details.get("name")
-        partitions = details.get("partitions")
-        if not isinstance(name, str) or not name:
-            raise BadRequest("name is required.")
-        if not isinstance(partitions, int) or not 1 <= partitions <= 200:
-            raise BadRequest("partitions must be an integer from 1 to 200.")
+        fields = await read_fields(request)
+        name = fields.required_string("name")
+        partitions = fields.required_integer(
+            "partitions", minimum=1, maximum=MAX_PARTITIONS
+        )
+        retention = fields.integer(
+            "retentionInHours",
+            default=DEFAULT_RETENTION_HOURS,
+            minimum=MIN_RETENTION_HOURS,
+            maximum=MAX_RETENTION_HOURS,
+        )
+        compartment_id = fields.string("compartmentId") or self.cloud.compartment_id
+        pool_id = fields.string("streamPoolId")
 
-        retention = details.get("retentionInHours") or 24
-        if not isinstance(retention, int) or not 24 <= retention <= 168:
-            raise BadRequest("retentionInHours must be an integer from 24 to 168.")
-        pool_id = details.get("streamPoolId") or self.ensure_pool("DefaultPool")["id"]
+        if not pool_id:
+            pool_id = self.ensure_pool("DefaultPool")["id"]
         pool = self.storage.stream_pool(pool_id)
         if pool is None or lifecycle_state(pool) in GONE_STATES:
             raise NotFound("Stream pool not found or not authorized.")
@@ -374,7 +388,7 @@ class Streaming:
             new_ocid("stream"),
             name,
             stream_pool_id=pool_id,
-            compartment_id=details.get("compartmentId") or self.cloud.compartment_id,
+            compartment_id=compartment_id,
             partitions=partitions,
             retention_in_hours=retention,
             state="CREATING",
@@ -409,11 +423,10 @@ class Streaming:
     @requires("manage", "stream-pools", compartment_target)
     async def create_pool(self, request: web.Request) -> web.Response:
         """CreateStreamPool: CREATING first, then ACTIVE."""
-        details = await read_json(request)
-        name = details.get("name")
-        compartment_id = details.get("compartmentId")
-        if not isinstance(name, str) or not name or not compartment_id:
-            raise BadRequest("name and compartmentId are required.")
+        fields = await read_fields(request)
+        name = fields.required_string("name")
+        compartment_id = fields.required_string("compartmentId")
+
         pool = self.storage.create_stream_pool(
             new_ocid("streampool"), name, compartment_id, state="CREATING"
         )
@@ -450,9 +463,9 @@ class Streaming:
         counts such entries, as OCI answers.
         """
         stream = self._stream(request)
-        details = await read_json(request)
-        messages = details.get("messages")
-        if not isinstance(messages, list) or not messages:
+        fields = await read_fields(request)
+        messages = fields.array("messages")
+        if not messages:
             raise BadRequest("messages must be a non-empty list.")
 
         decoded = []
@@ -520,17 +533,18 @@ class Streaming:
     async def create_cursor(self, request: web.Request) -> web.Response:
         """CreateCursor on one partition."""
         stream = self._stream(request)
-        details = await read_json(request)
-        kind = details.get("type")
-        if kind not in CURSOR_TYPES:
-            raise BadRequest(f"type must be one of {sorted(CURSOR_TYPES)}.")
-        partition = self._partition_number(stream, details.get("partition"))
+        fields = await read_fields(request)
+        kind = fields.choice("type", CURSOR_TYPES)
+        partition = fields.required_integer(
+            "partition",
+            minimum=0,
+            maximum=stream["partitions"] - 1,
+            digits_allowed=True,
+        )
 
         first, following = self.storage.partition_bounds(stream["id"], partition)
         if kind in ("AT_OFFSET", "AFTER_OFFSET"):
-            offset = details.get("offset")
-            if not isinstance(offset, int) or offset < 0:
-                raise BadRequest(f"offset is required for {kind}.")
+            offset = fields.required_integer("offset", minimum=0)
             position = offset if kind == "AT_OFFSET" else offset + 1
             if position > following:
                 raise BadRequest(f"offset {offset} is beyond the end of the partition.")
@@ -540,7 +554,9 @@ class Streaming:
                     f" partition ({first}); it has passed the retention period."
                 )
         elif kind == "AT_TIME":
-            position = self._position_at_time(stream, partition, details.get("time"))
+            position = self.storage.offset_at_time(
+                stream["id"], partition, fields.time("time")
+            )
         elif kind == "LATEST":
             position = following
         else:
@@ -550,28 +566,14 @@ class Streaming:
         cursor["offset"] = position
         return json_reply({"value": self.cursors.encode(cursor)})
 
-    def _partition_number(self, stream: Row, partition: Any) -> int:
-        try:
-            number = int(partition)
-        except (TypeError, ValueError):
-            number = -1
-        if not 0 <= number < stream["partitions"]:
-            raise BadRequest(f"partition {partition!r} does not exist on the stream.")
-        return number
-
-    def _position_at_time(self, stream: Row, partition: int, when: Any) -> int:
-        if not isinstance(when, str):
-            raise BadRequest("time is required for AT_TIME.")
-        return self.storage.offset_at_time(stream["id"], partition, parse_time(when))
-
     @requires("use", "stream-pull", stream_target)
     async def get_messages(self, request: web.Request) -> web.Response:
         """GetMessages: a JSON list, and the next cursor in opc-next-cursor."""
         stream = self._stream(request)
         cursor = self._cursor_for(stream, request.query.get("cursor"))
-        limit = query_int(request, "limit", MAX_GET_LIMIT)
-        if not 1 <= limit <= MAX_GET_LIMIT:
-            raise BadRequest(f"limit must be from 1 to {MAX_GET_LIMIT}.")
+        limit = query_int(
+            request, "limit", MAX_GET_LIMIT, minimum=1, maximum=MAX_GET_LIMIT
+        )
 
         if cursor["kind"] == "partition":
             self._check_read_limit(stream, None, [cursor["partition"]])
@@ -625,32 +627,26 @@ class Streaming:
     async def create_group_cursor(self, request: web.Request) -> web.Response:
         """CreateGroupCursor: join the group and start after its committed offsets."""
         stream = self._stream(request)
-        details = await read_json(request)
-        kind = details.get("type")
-        group = details.get("groupName")
-        if kind not in GROUP_CURSOR_TYPES:
-            raise BadRequest(f"type must be one of {sorted(GROUP_CURSOR_TYPES)}.")
-        if not isinstance(group, str) or not group:
-            raise BadRequest("groupName is required.")
-        timeout = details.get("timeoutInMs") or DEFAULT_GROUP_TIMEOUT_MS
-        if not isinstance(timeout, int) or timeout <= 0:
-            raise BadRequest("timeoutInMs must be a positive integer.")
-        commit_on_get = details.get("commitOnGet")
-
+        fields = await read_fields(request)
+        kind = fields.choice("type", GROUP_CURSOR_TYPES)
         cursor = {
             "kind": "group",
             "stream": stream["id"],
-            "group": group,
-            "instance": details.get("instanceName")
+            "group": fields.required_string("groupName"),
+            "instance": fields.string("instanceName")
             or f"instance-{secrets.token_hex(4)}",
             "type": kind,
-            "time": parse_time(details["time"]) if kind == "AT_TIME" else None,
-            "commit_on_get": True if commit_on_get is None else bool(commit_on_get),
-            "timeout": timeout,
+            "time": fields.time("time") if kind == "AT_TIME" else None,
+            "commit_on_get": fields.boolean("commitOnGet", default=True),
+            "timeout": fields.integer(
+                "timeoutInMs",
+                default=DEFAULT_GROUP_TIMEOUT_MS,
+                minimum=1,
+                maximum=MAX_GROUP_TIMEOUT_MS,
+            ),
             "positions": {},
         }
-        if kind == "AT_TIME" and details.get("time") is None:
-            raise BadRequest("time is required for AT_TIME.")
+
         for row in self._held(stream, cursor):
             cursor["positions"][str(row["partition"])] = self._start(
                 stream, cursor, row
@@ -816,10 +812,9 @@ class Streaming:
         """UpdateGroup: move every partition's committed offset to a new start."""
         stream = self._stream(request)
         group = request.match_info["groupName"]
-        details = await read_json(request)
-        kind = details.get("type")
-        if kind not in GROUP_CURSOR_TYPES:
-            raise BadRequest(f"type must be one of {sorted(GROUP_CURSOR_TYPES)}.")
+        fields = await read_fields(request)
+        kind = fields.choice("type", GROUP_CURSOR_TYPES)
+        start_time = fields.time("time") if kind == "AT_TIME" else None
 
         self.storage.ensure_group(stream["id"], group, stream["partitions"])
         rows = [dict(row) for row in self.storage.group_partitions(stream["id"], group)]
@@ -827,14 +822,14 @@ class Streaming:
             first, following = self.storage.partition_bounds(
                 stream["id"], row["partition"]
             )
-            if kind == "TRIM_HORIZON":
-                start = first
+            if start_time is not None:
+                start = self.storage.offset_at_time(
+                    stream["id"], row["partition"], start_time
+                )
             elif kind == "LATEST":
                 start = following
             else:
-                start = self._position_at_time(
-                    stream, row["partition"], details.get("time")
-                )
+                start = first
             row["committed_offset"] = start - 1
         self.storage.save_group_partitions(stream["id"], group, rows)
         return web.Response(status=200)

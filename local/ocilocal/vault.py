@@ -19,7 +19,7 @@ from ocilocal.context import Cloud, new_ocid
 from ocilocal.errors import BadRequest, Conflict, NotFound
 from ocilocal.policies import requires
 from ocilocal.storage import Row, Storage
-from ocilocal.wire import format_time, json_reply, query_int, read_json
+from ocilocal.wire import Fields, format_time, json_reply, query_int, read_fields
 
 BUNDLES = "/20190301/secretbundles"
 MANAGEMENT = "/20180608"
@@ -274,45 +274,48 @@ class Vault:
         }
 
     @staticmethod
-    def _content(details: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    def _content(content: Fields) -> tuple[str, str | None, str | None]:
         """(base64 content, version name, stage) of a secretContent object."""
-        content = details.get("secretContent")
-        if not isinstance(content, dict) or content.get("contentType") != "BASE64":
-            raise BadRequest("secretContent with contentType BASE64 is required.")
-        text = content.get("content")
+        content.choice("contentType", {"BASE64"})
+        text = content.required_string("content")
         try:
-            base64.b64decode(text or "", validate=True)
+            base64.b64decode(text, validate=True)
         except ValueError as exc:
-            raise BadRequest("secretContent.content is not valid base64.") from exc
-        if not text:
-            raise BadRequest("secretContent.content is required.")
-        stage = content.get("stage")
+            raise BadRequest(
+                f"{content.label('content')} is not valid base64."
+            ) from exc
+        name = content.string("name")
+        stage = content.string("stage")
         if stage not in (None, "CURRENT", "PENDING"):
-            raise BadRequest("secretContent.stage must be CURRENT or PENDING.")
-        return text, content.get("name"), stage
+            raise BadRequest(f"{content.label('stage')} must be CURRENT or PENDING.")
+        return text, name, stage
 
     @requires("manage", "secrets", compartment_target)
     async def create_secret(self, request: web.Request) -> web.Response:
         """CreateSecret: version 1 becomes CURRENT."""
-        details = await read_json(request)
-        name = details.get("secretName")
-        vault_id = details.get("vaultId")
-        if not name or not vault_id or not details.get("compartmentId"):
-            raise BadRequest("secretName, vaultId and compartmentId are required.")
+        fields = await read_fields(request)
+        name = fields.required_string("secretName")
+        vault_id = fields.required_string("vaultId")
+        compartment_id = fields.required_string("compartmentId")
+        description = fields.string("description")
+        metadata = fields.mapping("metadata")
+        content = fields.nested("secretContent")
+        if content is None:
+            raise BadRequest("secretContent is required.")
+        text, version_name, _ = self._content(content)
+
         if self.storage.vault(vault_id) is None:
             raise NotFound("Vault not found or not authorized.")
         if self.storage.secret_by_name(vault_id, name) is not None:
             raise Conflict(f"A secret named {name} already exists in the vault.")
-        content, version_name, _ = self._content(details)
-
         secret = self.storage.create_secret(
             new_ocid("vaultsecret"),
             name,
             vault_id=vault_id,
-            compartment_id=details["compartmentId"],
-            content=content,
-            description=details.get("description"),
-            metadata=details.get("metadata"),
+            compartment_id=compartment_id,
+            content=text,
+            description=description,
+            metadata=metadata,
             version_name=version_name,
         )
         return json_reply(self.secret_json(secret))
@@ -321,24 +324,25 @@ class Vault:
     async def update_secret(self, request: web.Request) -> web.Response:
         """UpdateSecret: new content adds a version (CURRENT unless PENDING)."""
         secret = self._secret(request.match_info["secretId"])
-        details = await read_json(request)
+        fields = await read_fields(request)
+        content = fields.nested("secretContent")
+        promote = fields.integer("currentVersionNumber", minimum=1)
+        description = fields.string("description")
+        metadata = fields.mapping("metadata")
 
-        if details.get("secretContent") is not None:
-            content, version_name, stage = self._content(details)
+        if content is not None:
+            text, version_name, stage = self._content(content)
             self.storage.add_secret_version(
                 secret["id"],
-                content,
+                text,
                 pending=stage == "PENDING",
                 version_name=version_name,
             )
-        promote = details.get("currentVersionNumber")
         if promote is not None:
-            self._version(secret, number=int(promote))
-            self.storage.set_current_version(secret["id"], int(promote))
+            self._version(secret, number=promote)
+            self.storage.set_current_version(secret["id"], promote)
         self.storage.update_secret_fields(
-            secret["id"],
-            description=details.get("description"),
-            metadata=details.get("metadata"),
+            secret["id"], description=description, metadata=metadata
         )
         return json_reply(self.secret_json(self._secret(secret["id"])))
 

@@ -16,6 +16,7 @@ from oci.streaming.models import (
     PutMessagesDetailsEntry,
     UpdateGroupDetails,
 )
+from signed_requests import assert_invalid_parameter, send_json
 
 
 def b64(text: str | bytes) -> str:
@@ -329,3 +330,172 @@ def test_get_stream_bootstrap_people_has_messages_endpoint(
     assert stream.lifecycle_state == "ACTIVE"
     assert [summary.id for summary in listed] == [people["id"]]
     assert pool.name == "DefaultPool"
+
+
+GROUP = {"type": "TRIM_HORIZON", "groupName": "g"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**GROUP, "type": "AT_TIME"}, "time"),
+        ({**GROUP, "type": "AT_TIME", "time": None}, "time"),
+        ({**GROUP, "type": "AT_TIME", "time": 1700000000}, "time"),
+        ({**GROUP, "type": "AT_TIME", "time": "yesterday"}, "time"),
+        ({**GROUP, "instanceName": {"a": 1}}, "instanceName"),
+        ({**GROUP, "instanceName": ["x"]}, "instanceName"),
+        ({**GROUP, "timeoutInMs": 10**21}, "timeoutInMs"),
+        ({**GROUP, "timeoutInMs": True}, "timeoutInMs"),
+        ({**GROUP, "timeoutInMs": 0}, "timeoutInMs"),
+        ({**GROUP, "commitOnGet": "false"}, "commitOnGet"),
+        ({**GROUP, "groupName": 7}, "groupName"),
+        ({**GROUP, "type": ["LATEST"]}, "type"),
+    ],
+    ids=repr,
+)
+def test_create_group_cursor_field_of_wrong_kind_answers_400(
+    stream_client, new_stream, body, field
+):
+    stream_id = new_stream(partitions=1)
+
+    reply = send_json(stream_client, "POST", f"/streams/{stream_id}/groupCursors", body)
+
+    assert_invalid_parameter(reply, field)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "AT_OFFSET", "partition": "0", "offset": True}, "offset"),
+        ({"type": "AT_OFFSET", "partition": "0", "offset": 1.5}, "offset"),
+        ({"type": "AT_OFFSET", "partition": "0", "offset": "1"}, "offset"),
+        ({"type": "TRIM_HORIZON", "partition": 0.9}, "partition"),
+        ({"type": "TRIM_HORIZON", "partition": True}, "partition"),
+        ({"type": "TRIM_HORIZON", "partition": "0.9"}, "partition"),
+        ({"type": "TRIM_HORIZON", "partition": "9" * 5000}, "partition"),
+        ({"type": "TRIM_HORIZON", "partition": "1"}, "partition"),
+        ({"type": "AT_TIME", "partition": "0", "time": 5}, "time"),
+    ],
+    ids=repr,
+)
+def test_create_cursor_field_of_wrong_kind_answers_400(
+    stream_client, new_stream, body, field
+):
+    stream_id = new_stream(partitions=1)
+
+    reply = send_json(stream_client, "POST", f"/streams/{stream_id}/cursors", body)
+
+    assert_invalid_parameter(reply, field)
+
+
+def test_create_cursor_partition_as_number_or_digits_is_accepted(
+    stream_client, new_stream
+):
+    stream_id = new_stream(partitions=2)
+    path = f"/streams/{stream_id}/cursors"
+
+    as_number = send_json(
+        stream_client, "POST", path, {"type": "LATEST", "partition": 1}
+    )
+    as_digits = send_json(
+        stream_client, "POST", path, {"type": "LATEST", "partition": "1"}
+    )
+
+    assert (as_number.status_code, as_digits.status_code) == (200, 200)
+
+
+def test_update_group_at_time_without_time_answers_400(stream_client, new_stream):
+    stream_id = new_stream(partitions=1)
+
+    reply = send_json(
+        stream_client, "PUT", f"/streams/{stream_id}/groups/g", {"type": "AT_TIME"}
+    )
+
+    assert_invalid_parameter(reply, "time")
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "10001", "ten"])
+def test_get_messages_limit_out_of_range_answers_400(stream_client, new_stream, limit):
+    stream_id = new_stream(partitions=1)
+    value = cursor(stream_client, stream_id, "TRIM_HORIZON")
+
+    reply = send_json(
+        stream_client,
+        "GET",
+        f"/streams/{stream_id}/messages",
+        query={"cursor": value, "limit": limit},
+    )
+
+    assert_invalid_parameter(reply, "limit")
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "51"])
+def test_list_streams_limit_out_of_range_answers_400(
+    local_cloud, stream_admin_client, limit
+):
+    query = {"compartmentId": local_cloud["compartment_id"], "limit": limit}
+
+    reply = send_json(stream_admin_client, "GET", "/streams", query=query)
+
+    assert_invalid_parameter(reply, "limit")
+
+
+def test_list_streams_limit_returns_that_many(local_cloud, stream_admin_client):
+    query = {"compartmentId": local_cloud["compartment_id"], "limit": "1"}
+
+    reply = send_json(stream_admin_client, "GET", "/streams", query=query)
+
+    assert reply.status_code == 200
+    assert len(reply.json()) == 1
+
+
+STREAM = {"name": "s", "partitions": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**STREAM, "name": 5}, "name"),
+        ({**STREAM, "partitions": "2"}, "partitions"),
+        ({**STREAM, "partitions": True}, "partitions"),
+        ({**STREAM, "partitions": 201}, "partitions"),
+        ({**STREAM, "retentionInHours": 0}, "retentionInHours"),
+        ({**STREAM, "retentionInHours": 24.5}, "retentionInHours"),
+        ({**STREAM, "streamPoolId": 5}, "streamPoolId"),
+        ({**STREAM, "compartmentId": ["x"]}, "compartmentId"),
+    ],
+    ids=repr,
+)
+def test_create_stream_field_of_wrong_kind_answers_400(
+    local_cloud, stream_admin_client, body, field
+):
+    body = {
+        **body,
+        "compartmentId": body.get("compartmentId", local_cloud["compartment_id"]),
+    }
+
+    reply = send_json(stream_admin_client, "POST", "/streams", body)
+
+    assert_invalid_parameter(reply, field)
+
+
+def test_create_stream_retention_absent_is_24_hours(local_cloud, stream_admin_client):
+    details = oci.streaming.models.CreateStreamDetails(
+        name="default-retention",
+        partitions=1,
+        compartment_id=local_cloud["compartment_id"],
+    )
+
+    stream = stream_admin_client.create_stream(details).data
+
+    assert stream.retention_in_hours == 24
+
+
+def test_create_stream_pool_name_not_a_string_answers_400(
+    local_cloud, stream_admin_client
+):
+    body = {"name": 5, "compartmentId": local_cloud["compartment_id"]}
+
+    reply = send_json(stream_admin_client, "POST", "/streampools", body)
+
+    assert_invalid_parameter(reply, "name")

@@ -13,6 +13,7 @@ from oci.vault.models import (
     CreateSecretDetails,
     UpdateSecretDetails,
 )
+from signed_requests import assert_invalid_parameter, send_json
 
 
 def content_of(bundle) -> str:
@@ -163,3 +164,77 @@ def test_list_secrets_and_get_vault_show_bootstrap(
     assert vault.display_name == "local-vault"
     assert vault.lifecycle_state == "ACTIVE"
     assert secret.secret_name == "greeting"
+
+
+def secret_body(local_cloud, **changes) -> dict:
+    """A CreateSecret body as the SDK sends it, with some fields changed."""
+    body = {
+        "compartmentId": local_cloud["compartment_id"],
+        "vaultId": local_cloud["vault_id"],
+        "secretName": f"test-{uuid.uuid4().hex[:8]}",
+        "keyId": "ocid1.key.oc1.iad.local",
+        "secretContent": {"contentType": "BASE64", "content": "eA=="},
+    }
+    return {**body, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"secretName": 5}, "secretName"),
+        ({"secretName": ["greeting"]}, "secretName"),
+        ({"vaultId": {"id": "x"}}, "vaultId"),
+        ({"compartmentId": 5}, "compartmentId"),
+        ({"description": 5}, "description"),
+        ({"metadata": "x"}, "metadata"),
+        ({"secretContent": "eA=="}, "secretContent"),
+        (
+            {"secretContent": {"contentType": "BASE64", "content": "eA==", "name": 5}},
+            "secretContent.name",
+        ),
+        (
+            {"secretContent": {"contentType": "BASE64", "content": 5}},
+            "secretContent.content",
+        ),
+        (
+            {"secretContent": {"contentType": "BASE64", "content": ["eA=="]}},
+            "secretContent.content",
+        ),
+    ],
+    ids=repr,
+)
+def test_create_secret_field_of_wrong_kind_answers_400(
+    local_cloud, vaults_client, changes, field
+):
+    body = secret_body(local_cloud, **changes)
+
+    reply = send_json(vaults_client, "POST", "/secrets", body)
+
+    assert_invalid_parameter(reply, field)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"currentVersionNumber": "abc"}, "currentVersionNumber"),
+        ({"currentVersionNumber": []}, "currentVersionNumber"),
+        ({"currentVersionNumber": True}, "currentVersionNumber"),
+        ({"currentVersionNumber": 1.9}, "currentVersionNumber"),
+        ({"currentVersionNumber": 10**21}, "currentVersionNumber"),
+        ({"description": 5}, "description"),
+        ({"metadata": ["x"]}, "metadata"),
+        (
+            {"secretContent": {"contentType": "BASE64", "content": 5}},
+            "secretContent.content",
+        ),
+    ],
+    ids=repr,
+)
+def test_update_secret_field_of_wrong_kind_answers_400(
+    local_cloud, vaults_client, body, field
+):
+    secret_id = create_secret(local_cloud, vaults_client, "kept")
+
+    reply = send_json(vaults_client, "PUT", f"/secrets/{secret_id}", body)
+
+    assert_invalid_parameter(reply, field)

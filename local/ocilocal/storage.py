@@ -506,25 +506,68 @@ class Storage:
         version_name: str | None = None,
     ) -> int:
         """Add a version; unless pending it becomes CURRENT. Return its number."""
-        with self._transaction() as db:
-            row = self._single(
-                "SELECT MAX(version_number) AS last FROM secret_version"
-                " WHERE secret_id = ?",
-                secret_id,
-            )
-            number = (row["last"] or 0) + 1
-            db.execute(
-                "INSERT INTO secret_version VALUES (?, ?, ?, ?, ?, ?)",
-                (secret_id, number, version_name, content, int(pending), now_ms()),
-            )
-            if not pending:
-                self._make_current(secret_id, number)
-        return number
-
-    def set_current_version(self, secret_id: str, version_number: int) -> None:
-        """Promote a version to CURRENT; the old CURRENT becomes PREVIOUS."""
         with self._transaction():
-            self._make_current(secret_id, version_number)
+            return self._add_version(
+                secret_id, content, pending=pending, version_name=version_name
+            )
+
+    def update_secret(
+        self,
+        secret_id: str,
+        *,
+        content: str | None = None,
+        pending: bool = False,
+        version_name: str | None = None,
+        current_version: int | None = None,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Apply an UpdateSecret in one transaction: all of it, or none of it.
+
+        `content` adds a version (CURRENT unless `pending`); `current_version`
+        then promotes a version, the old CURRENT becoming PREVIOUS; a
+        description or metadata given replaces the secret's.
+        """
+        with self._transaction() as db:
+            if content is not None:
+                self._add_version(
+                    secret_id, content, pending=pending, version_name=version_name
+                )
+            if current_version is not None:
+                self._make_current(secret_id, current_version)
+            if description is not None:
+                db.execute(
+                    "UPDATE secret SET description = ? WHERE id = ?",
+                    (description, secret_id),
+                )
+            if metadata is not None:
+                db.execute(
+                    "UPDATE secret SET metadata = ? WHERE id = ?",
+                    (json.dumps(metadata), secret_id),
+                )
+
+    def _add_version(
+        self,
+        secret_id: str,
+        content: str,
+        *,
+        pending: bool,
+        version_name: str | None,
+    ) -> int:
+        """Insert the next version inside the caller's transaction."""
+        row = self._single(
+            "SELECT MAX(version_number) AS last FROM secret_version"
+            " WHERE secret_id = ?",
+            secret_id,
+        )
+        number = (row["last"] or 0) + 1
+        self.connection.execute(
+            "INSERT INTO secret_version VALUES (?, ?, ?, ?, ?, ?)",
+            (secret_id, number, version_name, content, int(pending), now_ms()),
+        )
+        if not pending:
+            self._make_current(secret_id, number)
+        return number
 
     def _make_current(self, secret_id: str, version_number: int) -> None:
         self.connection.execute(
@@ -537,25 +580,6 @@ class Storage:
             " WHERE secret_id = ? AND version_number = ?",
             (secret_id, version_number),
         )
-
-    def update_secret_fields(
-        self,
-        secret_id: str,
-        *,
-        description: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """Change a secret's description or metadata."""
-        if description is not None:
-            self._write(
-                "UPDATE secret SET description = ? WHERE id = ?", description, secret_id
-            )
-        if metadata is not None:
-            self._write(
-                "UPDATE secret SET metadata = ? WHERE id = ?",
-                json.dumps(metadata),
-                secret_id,
-            )
 
     def secret_versions(self, secret_id: str) -> list[Row]:
         """All versions of a secret, newest first."""

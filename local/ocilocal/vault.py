@@ -322,7 +322,11 @@ class Vault:
 
     @requires("use", "secrets", secret_target)
     async def update_secret(self, request: web.Request) -> web.Response:
-        """UpdateSecret: new content adds a version (CURRENT unless PENDING)."""
+        """UpdateSecret: new content adds a version (CURRENT unless PENDING).
+
+        Everything is checked before anything is written, and the writes are
+        one transaction: a refused update changes nothing.
+        """
         secret = self._secret(request.match_info["secretId"])
         fields = await read_fields(request)
         content = fields.nested("secretContent")
@@ -330,19 +334,28 @@ class Vault:
         description = fields.string("description")
         metadata = fields.mapping("metadata")
 
+        text: str | None = None
+        version_name = stage = None
         if content is not None:
             text, version_name, stage = self._content(content)
-            self.storage.add_secret_version(
-                secret["id"],
-                text,
-                pending=stage == "PENDING",
-                version_name=version_name,
-            )
         if promote is not None:
-            self._version(secret, number=promote)
-            self.storage.set_current_version(secret["id"], promote)
-        self.storage.update_secret_fields(
-            secret["id"], description=description, metadata=metadata
+            numbers = {
+                version["version_number"]
+                for version in self.storage.secret_versions(secret["id"])
+            }
+            if text is not None:
+                numbers.add(max(numbers) + 1)  # the version this update adds
+            if promote not in numbers:
+                raise NotFound("Secret version not found or not authorized.")
+
+        self.storage.update_secret(
+            secret["id"],
+            content=text,
+            pending=stage == "PENDING",
+            version_name=version_name,
+            current_version=promote,
+            description=description,
+            metadata=metadata,
         )
         return json_reply(self.secret_json(self._secret(secret["id"])))
 

@@ -238,3 +238,51 @@ def test_update_secret_field_of_wrong_kind_answers_400(
     reply = send_json(vaults_client, "PUT", f"/secrets/{secret_id}", body)
 
     assert_invalid_parameter(reply, field)
+
+
+def test_update_secret_missing_version_to_promote_changes_nothing(
+    local_cloud, vaults_client, secrets_client
+):
+    """New content with a currentVersionNumber that does not exist writes nothing."""
+    secret_id = create_secret(local_cloud, vaults_client, "kept")
+    content = base64.b64encode(b"must not land").decode()
+    body = {
+        "secretContent": {"contentType": "BASE64", "content": content},
+        "currentVersionNumber": 99,
+        "description": "must not land either",
+    }
+
+    reply = send_json(vaults_client, "PUT", f"/secrets/{secret_id}", body)
+    current = secrets_client.get_secret_bundle(secret_id).data
+    versions = vaults_client.list_secret_versions(secret_id).data
+    secret = vaults_client.get_secret(secret_id).data
+
+    assert reply.status_code == 404
+    assert reply.json()["code"] == "NotAuthorizedOrNotFound"
+    assert (current.version_number, content_of(current)) == (1, "kept")
+    assert [version.version_number for version in versions] == [1]
+    assert secret.current_version_number == 1
+    assert secret.description is None
+
+
+def test_update_secret_content_and_promotion_of_the_new_version(
+    local_cloud, vaults_client, secrets_client
+):
+    """A pending version may be promoted in the update that adds it."""
+    secret_id = create_secret(local_cloud, vaults_client, "first")
+    content = base64.b64encode(b"second").decode()
+    body = {
+        "secretContent": {
+            "contentType": "BASE64",
+            "content": content,
+            "stage": "PENDING",
+        },
+        "currentVersionNumber": 2,
+    }
+
+    reply = send_json(vaults_client, "PUT", f"/secrets/{secret_id}", body)
+    current = secrets_client.get_secret_bundle(secret_id).data
+
+    assert reply.status_code == 200
+    assert reply.json()["currentVersionNumber"] == 2
+    assert (current.version_number, content_of(current)) == (2, "second")

@@ -8,6 +8,13 @@ otherwise ``POST /messages`` goes to publish-message and
 Calls are HTTP-intent calls: the reply takes its status from
 ``Fn-Http-Status`` and its headers from ``Fn-Http-H-*``. Like a public
 gateway, nothing here is signed.
+
+Every reply of the gateway's own is JSON, ``{"error": {"code", "message"}}``:
+404 for a path no route matches (any path under ``/v1``, even one holding a
+newline), 405, 413, 502 for a function not deployed, and for the body: a
+``Content-Encoding`` of gzip or deflate is decoded here (400 when it does not
+decode, 413 when it decodes to more than the server takes), any other coding
+is refused with 415.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,7 @@ import yaml
 from aiohttp import web
 
 from ocilocal import functions
+from ocilocal.server import MAX_BODY_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +41,7 @@ DEFAULT_ROUTES = (
     ("/secrets/{name}", ("GET",), "read-secret"),
 )
 SPEC_NAMES = ("deployment.json", "deployment.yaml", "deployment.yml")
+GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
 @dataclass(frozen=True)
@@ -51,13 +61,17 @@ class Route:
             if part.startswith("{") and part.endswith("}"):
                 name = part[1:-1]
                 if name.endswith("*"):
-                    regex += f"(?P<{name[:-1]}>.*)"
+                    regex += f"(?P<{name[:-1]}>[\\s\\S]*)"
                 else:
                     regex += f"(?P<{name}>[^/]+)"
             else:
                 regex += re.escape(part)
         upper = tuple(method.upper() for method in methods) or ("ANY",)
-        return cls(path, upper, function, re.compile(f"^{regex}/?$"))
+        return cls(path, upper, function, re.compile(f"{regex}/?"))
+
+    def matches(self, path: str) -> bool:
+        """Whether the whole path fits the template (a newline is no end)."""
+        return self.pattern.fullmatch(path) is not None
 
     def allows(self, method: str) -> bool:
         return "ANY" in self.methods or method.upper() in self.methods
@@ -112,6 +126,70 @@ def json_error(status: int, code: str, message: str) -> web.Response:
     )
 
 
+class BodyRefused(Exception):
+    """A request body the gateway cannot pass on: its status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def reply(self) -> web.Response:
+        return json_error(self.status, self.code, self.message)
+
+
+def decode_body(body: bytes, content_encoding: str, *, limit: int) -> bytes:
+    """The body with its Content-Encoding undone (gzip, deflate), at most `limit`."""
+    codings = [part.strip().lower() for part in content_encoding.split(",")]
+    for coding in reversed([part for part in codings if part]):
+        if coding == "identity" or not body:
+            continue
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise BodyRefused(
+                415,
+                "UnsupportedContentEncoding",
+                f"Content-Encoding {coding} is not supported; send gzip, deflate"
+                " or an unencoded body",
+            )
+        body = _inflate(body, coding, limit)
+    return body
+
+
+def _inflate(data: bytes, coding: str, limit: int) -> bytes:
+    """Decompress one coding; gzip may hold several members, one after another."""
+    if coding == "deflate":
+        # NOTE: deflate is zlib-wrapped (RFC 9110), but some clients send it
+        # raw; the first byte tells which, as aiohttp itself decides.
+        wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
+    else:
+        wbits = GZIP_WBITS
+
+    decoded = bytearray()
+    while data:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            decoded += inflater.decompress(data, limit + 1 - len(decoded))
+        except zlib.error as exc:
+            raise BodyRefused(
+                400, "InvalidBody", f"the body is not valid {coding} data"
+            ) from exc
+        if len(decoded) > limit:
+            raise BodyRefused(
+                413, "PayloadTooLarge", "the decoded body is over the gateway's limit"
+            )
+        if not inflater.eof:
+            raise BodyRefused(
+                400, "InvalidBody", f"the body ends inside its {coding} data"
+            )
+        data = inflater.unused_data
+        if data and coding == "deflate":
+            raise BodyRefused(
+                400, "InvalidBody", "the body goes on after its deflate data"
+            )
+    return bytes(decoded)
+
+
 class Gateway:
     """The gateway plugin: one catch-all handler under ``/v1``."""
 
@@ -128,7 +206,8 @@ class Gateway:
         return f"{self.cloud.endpoint}{PREFIX}/"
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_route("*", PREFIX + "/{tail:.*}", self.handle)
+        # [\s\S], not ".": a path holding a newline is still the gateway's
+        app.router.add_route("*", PREFIX + "/{tail:[\\s\\S]*}", self.handle)
 
     async def start(self) -> None:
         self.cloud.state.setdefault("gateway", self.base_url)
@@ -165,7 +244,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Match a route, call its function over HTTP intent, relay the reply."""
         path = "/" + request.match_info["tail"]
-        candidates = [route for route in self.routes() if route.pattern.match(path)]
+        candidates = [route for route in self.routes() if route.matches(path)]
         if not candidates:
             return json_error(404, "NotFound", f"no route for {path}")
         route = next((r for r in candidates if r.allows(request.method)), None)
@@ -183,12 +262,25 @@ class Gateway:
             return json_error(
                 413, "PayloadTooLarge", "the body is over the gateway's size limit"
             )
+        headers = dict(request.headers)
+        encoding = request.headers.get("Content-Encoding")
+        if encoding is not None:
+            try:
+                body = decode_body(body, encoding, limit=MAX_BODY_BYTES)
+            except BodyRefused as refused:
+                return refused.reply()
+            # the function gets the body decoded, so no coding travels with it
+            headers = {
+                key: value
+                for key, value in headers.items()
+                if key.lower() != "content-encoding"
+            }
         http = {
             "method": request.method,
             # the path and query asked for, as OCI's gateway passes them; the
             # Host header is the client's own and no part of it
             "url": str(request.rel_url),
-            "headers": dict(request.headers),
+            "headers": headers,
         }
         status, headers, reply = await service.invoke(route.function, body, http=http)
 

@@ -127,7 +127,10 @@ class Server:
         parts: list[Plugin] = [streaming, vault, *self.plugins]
         for part in parts:
             part.add_routes(app)
-        self.runner = web.AppRunner(app, access_log=None)
+        # NOTE: bodies arrive as sent; aiohttp would otherwise decode them while
+        # parsing and answer an encoding it cannot decode (br, zstd) in plain
+        # text before any handler runs. The gateway decodes bodies itself.
+        self.runner = web.AppRunner(app, access_log=None, auto_decompress=False)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", cloud.port).start()
 

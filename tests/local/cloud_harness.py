@@ -100,7 +100,8 @@ async def running_cloud(
     app = web.Application()
     for plugin in plugins:
         plugin.add_routes(app)
-    runner = web.AppRunner(app)
+    # as the server runs it: bodies as sent, the gateway decodes them
+    runner = web.AppRunner(app, auto_decompress=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", cloud.port).start()
     try:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import urllib.error
+import urllib.request
+import zlib
 
 import aiohttp
 import pytest
@@ -176,3 +180,116 @@ def test_load_routes_repository_spec_maps_both_routes():
     table = {(route.path, route.methods, route.function) for route in routes}
     assert ("/messages", ("POST",), "publish-message") in table
     assert ("/secrets/{name}", ("GET",), "read-secret") in table
+
+
+@pytest.mark.asyncio
+async def test_gateway_path_with_newline_reaches_function(harness):
+    """A newline in the path is part of it: the route still matches."""
+    status, _, body = await call(harness, "POST", "echo/hel%0Alo", b"hi")
+
+    assert status == 200
+    assert json.loads(body)["url"] == "/v1/echo/hel%0Alo"
+
+
+@pytest.mark.asyncio
+async def test_gateway_newline_after_route_path_returns_404_json(harness):
+    """``$`` would match before a final newline; the whole path must match."""
+    status, _, body = await call(harness, "GET", "broken%0A")
+
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "NotFound"
+
+
+def send_to_gateway(
+    local_cloud: dict, method: str, path: str, body: bytes = b"", headers=None
+) -> tuple[int, dict, dict]:
+    """A request to the session cloud's gateway: (status, headers, JSON body)."""
+    request = urllib.request.Request(
+        local_cloud["gateway"] + path,
+        data=body or None,
+        headers={"content-type": "application/json", **(headers or {})},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, dict(reply.headers), json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+PERSON = json.dumps({"name": "Ada Byron", "age": 36}).encode()
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [
+        ("gzip", gzip.compress(PERSON)),
+        ("deflate", zlib.compress(PERSON)),
+        ("deflate", zlib.compress(PERSON)[2:-4]),  # raw, as some clients send it
+        ("gzip", gzip.compress(PERSON[:5]) + gzip.compress(PERSON[5:])),
+        ("gzip, identity", gzip.compress(PERSON)),
+    ],
+    ids=["gzip", "deflate", "raw-deflate", "gzip-two-members", "gzip-identity"],
+)
+def test_gateway_encoded_body_is_decoded_for_function(local_cloud, coding, body):
+    status, _, reply = send_to_gateway(
+        local_cloud, "POST", "messages", body, {"content-encoding": coding}
+    )
+
+    assert status == 200, reply
+    assert reply["published"] == 1
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "status", "code"),
+    [
+        ("gzip", b"not gzip at all", 400, "InvalidBody"),
+        ("gzip", gzip.compress(PERSON)[:-12], 400, "InvalidBody"),
+        ("gzip", gzip.compress(PERSON) + b"junk", 400, "InvalidBody"),
+        ("deflate", b"not deflate", 400, "InvalidBody"),
+        ("deflate", zlib.compress(PERSON) + b"junk", 400, "InvalidBody"),
+        ("br", PERSON, 415, "UnsupportedContentEncoding"),
+        ("zstd", PERSON, 415, "UnsupportedContentEncoding"),
+    ],
+    ids=[
+        "gzip-garbage",
+        "gzip-cut",
+        "gzip-trailing",
+        "deflate-garbage",
+        "deflate-trailing",
+        "br",
+        "zstd",
+    ],
+)
+def test_gateway_body_encoding_refused_returns_json(
+    local_cloud, coding, body, status, code
+):
+    """A body the gateway cannot decode is refused in its JSON shape."""
+    got, headers, reply = send_to_gateway(
+        local_cloud, "POST", "messages", body, {"content-encoding": coding}
+    )
+
+    assert got == status
+    assert headers["Content-Type"].startswith("application/json")
+    assert reply["error"]["code"] == code
+
+
+def test_gateway_body_decoding_over_server_limit_returns_413_json(local_cloud):
+    """A small gzip body that inflates past the server's limit is refused."""
+    body = gzip.compress(b" " * (server.MAX_BODY_BYTES + 1), compresslevel=1)
+
+    status, _, reply = send_to_gateway(
+        local_cloud, "POST", "messages", body, {"content-encoding": "gzip"}
+    )
+
+    assert status == 413
+    assert reply["error"]["code"] == "PayloadTooLarge"
+
+
+def test_gateway_secret_name_with_newline_is_answered_by_read_secret(local_cloud):
+    """The function, not the cloud's OCI-shaped 404, answers such a name."""
+    status, _, reply = send_to_gateway(local_cloud, "GET", "secrets/greeting%0a")
+
+    assert 400 <= status < 500
+    assert set(reply) == {"error"}
+    assert reply["error"]["code"] != "NotFound"

@@ -332,10 +332,16 @@ class Streaming:
 
     @requires("manage", "streams", stream_target)
     async def delete_stream(self, request: web.Request) -> web.Response:
-        """DeleteStream: DELETING, then DELETED; its messages API answers 404."""
+        """DeleteStream: DELETING, then DELETED; its messages API answers 404.
+
+        A stream already DELETING or DELETED is no longer there to delete:
+        404, as the SDK documents a stream inaccessible from DELETING on.
+        """
         stream = self._any_stream(request)
-        if lifecycle_state(stream) not in GONE_STATES:
-            self.storage.set_lifecycle_state("stream", stream["id"], "DELETING")
+        if lifecycle_state(stream) in GONE_STATES:
+            raise NotFound("Stream not found or not authorized.")
+
+        self.storage.set_lifecycle_state("stream", stream["id"], "DELETING")
         headers = self._start_work("DELETE_STREAM", "stream", stream, "DELETED")
         return web.Response(status=202, headers=headers)
 
@@ -435,7 +441,10 @@ class Streaming:
 
     @requires("manage", "stream-pools", pool_target)
     async def delete_pool(self, request: web.Request) -> web.Response:
-        """DeleteStreamPool: refused (409) while it holds a stream not deleted."""
+        """DeleteStreamPool: refused (409) while it holds a stream not deleted.
+
+        A pool already DELETING or DELETED answers 404, as a stream does.
+        """
         pool = self.storage.stream_pool(request.match_info["streamPoolId"])
         if pool is None:
             raise NotFound("Stream pool not found or not authorized.")
@@ -445,10 +454,12 @@ class Streaming:
             if stream["stream_pool_id"] == pool["id"]
             and lifecycle_state(stream) != "DELETED"
         ]
+        if lifecycle_state(pool) in GONE_STATES:
+            raise NotFound("Stream pool not found or not authorized.")
         if holding:
             raise Conflict("The stream pool still holds streams; delete them first.")
-        if lifecycle_state(pool) not in GONE_STATES:
-            self.storage.set_lifecycle_state("stream_pool", pool["id"], "DELETING")
+
+        self.storage.set_lifecycle_state("stream_pool", pool["id"], "DELETING")
         headers = self._start_work("DELETE_STREAM_POOL", "streampool", pool, "DELETED")
         return web.Response(status=202, headers=headers)
 

@@ -124,6 +124,42 @@ def test_create_stream_creating_then_active_then_deleted(
     assert caught.value.status == 404
 
 
+def test_delete_stream_already_deleting_or_deleted_answers_404(
+    local_cloud, stream_admin_client
+):
+    details = CreateStreamDetails(
+        name="twice", partitions=1, compartment_id=local_cloud["compartment_id"]
+    )
+    stream_id = stream_admin_client.create_stream(details).data.id
+    stream_admin_client.delete_stream(stream_id)
+
+    with pytest.raises(oci.exceptions.ServiceError) as while_deleting:
+        stream_admin_client.delete_stream(stream_id, retry_strategy=NO_RETRY)
+    wait_for_state(lambda: stream_admin_client.get_stream(stream_id), "DELETED")
+    with pytest.raises(oci.exceptions.ServiceError) as once_deleted:
+        stream_admin_client.delete_stream(stream_id, retry_strategy=NO_RETRY)
+
+    for caught in (while_deleting, once_deleted):
+        assert caught.value.status == 404
+        assert caught.value.code == "NotAuthorizedOrNotFound"
+    assert stream_admin_client.get_stream(stream_id).data.lifecycle_state == "DELETED"
+
+
+def test_delete_stream_pool_already_deleted_answers_404(
+    local_cloud, stream_admin_client
+):
+    details = CreateStreamPoolDetails(
+        name="pool-twice", compartment_id=local_cloud["compartment_id"]
+    )
+    pool_id = stream_admin_client.create_stream_pool(details).data.id
+    stream_admin_client.delete_stream_pool(pool_id)
+
+    with pytest.raises(oci.exceptions.ServiceError) as caught:
+        stream_admin_client.delete_stream_pool(pool_id, retry_strategy=NO_RETRY)
+
+    assert caught.value.status == 404
+
+
 def test_create_stream_pool_work_request_succeeds_and_holding_pool_refuses_delete(
     local_cloud, stream_admin_client
 ):

@@ -4,7 +4,10 @@ Each batch is one database transaction; the consumer group's offsets are
 committed only after it. A message that fails to decode becomes a dead letter
 and the cursor moves on, so a poison message never blocks its partition. The
 run stops when a read returns nothing ("empty") or when its share of the
-function's deadline is spent ("deadline"). A read or commit the stream refuses
+function's deadline is spent ("deadline"). Messages the stream removed before
+any drain read them (past its retention) cannot be stored; the first read of
+each partition is checked against the group's committed offset, and such a
+gap is counted as ``skipped`` and logged. A read or commit the stream refuses
 for a while (throttling, a 5xx) is tried again with backoff inside that share;
 a database connection found dead is replaced once per run.
 """
@@ -48,13 +51,18 @@ T = TypeVar("T")
 
 @dataclass
 class DrainSummary:
-    """What one run did; ``read == upserted + dead_lettered + unchanged``."""
+    """What one run did; ``read == upserted + dead_lettered + unchanged``.
+
+    ``skipped`` counts, per partition, messages the stream no longer held
+    when this run came to them: they were never read, so are not in ``read``.
+    """
 
     read: int = 0
     upserted: int = 0
     dead_lettered: int = 0
     unchanged: int = 0
     committed: dict[int, int] = field(default_factory=dict)
+    skipped: dict[int, int] = field(default_factory=dict)
     stopped: str = STOPPED_EMPTY
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +74,10 @@ class DrainSummary:
             "committed": {
                 str(partition): offset
                 for partition, offset in sorted(self.committed.items())
+            },
+            "skipped": {
+                str(partition): count
+                for partition, count in sorted(self.skipped.items())
             },
             "stopped": self.stopped,
         }
@@ -162,21 +174,27 @@ def drain(
     after a reconnect reports both parts.
     """
     summary = summary if summary is not None else DrainSummary()
+
+    def retry(call: Callable[[], T]) -> T:
+        return retry_stream(call, stop_at=stop_at, clock=clock, sleep=sleep)
+
     while True:
         if clock() >= stop_at:
             summary.stopped = STOPPED_DEADLINE
             break
 
-        messages = retry_stream(
-            lambda: consumer.get(get_limit), stop_at=stop_at, clock=clock, sleep=sleep
-        )
+        messages = retry(lambda: consumer.get(get_limit))
         if not messages:
             summary.stopped = STOPPED_EMPTY
             break
 
+        new_partitions = {m.partition for m in messages} - summary.committed.keys()
+        if new_partitions:
+            _count_skipped(consumer, messages, new_partitions, summary, retry)
+
         persons, dead_letters = split_batch(messages)
         counts = store.write_batch(persons, dead_letters)
-        retry_stream(consumer.commit, stop_at=stop_at, clock=clock, sleep=sleep)
+        retry(consumer.commit)
 
         summary.read += len(messages)
         summary.upserted += counts.upserted
@@ -196,6 +214,34 @@ def drain(
             )
 
     return summary
+
+
+def _count_skipped(
+    consumer: Consumer,
+    messages: list[StreamMessage],
+    partitions: set[int],
+    summary: DrainSummary,
+    retry: Callable[[Callable[[], dict[int, int | None]]], dict[int, int | None]],
+) -> None:
+    """Count the messages between a partition's committed offset and its first read.
+
+    Offsets of a partition follow one another, so a first read past the
+    committed offset plus one means the stream dropped what lies between.
+    """
+    committed = retry(consumer.committed_offsets)
+    for partition in sorted(partitions):
+        first = min(m.offset for m in messages if m.partition == partition)
+        last_committed = committed.get(partition)
+        expected = 0 if last_committed is None else last_committed + 1
+        if first > expected:
+            summary.skipped[partition] = first - expected
+            logger.warning(
+                "partition %d: offsets %d to %d left the stream before any drain "
+                "read them (retention); they are not in the database",
+                partition,
+                expected,
+                first - 1,
+            )
 
 
 class DrainFunction:
@@ -241,6 +287,7 @@ class DrainFunction:
             dead_lettered=summary.dead_lettered,
             unchanged=summary.unchanged,
             committed=summary.committed,
+            skipped=summary.skipped,
             stopped=summary.stopped,
         )
 

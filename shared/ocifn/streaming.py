@@ -340,6 +340,17 @@ class Consumer:
             self._cursor = cursor.value
         self._uncommitted = False
 
+    def committed_offsets(self) -> dict[int, int | None]:
+        """The group's committed offset of each partition (None: none yet)."""
+        group = self._call(
+            "get_group", lambda: self._client.get_group(self._stream_id, self._group)
+        ).data
+
+        return {
+            int(reservation.partition): reservation.committed_offset
+            for reservation in group.reservations or []
+        }
+
     def _create_group_cursor(self) -> str:
         details = CreateGroupCursorDetails(
             type=CreateGroupCursorDetails.TYPE_TRIM_HORIZON,

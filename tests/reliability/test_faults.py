@@ -202,8 +202,9 @@ def test_drain_behind_retention_moves_on_to_kept_messages(
 
     The cloud keeps messages 3 s. The middle batch is left unread until the
     stream drops it, as OCI does past a stream's retention; the drain then
-    carries on from the oldest kept message. What was kept is all accounted
-    for; the dropped batch is in no table, which the README states.
+    carries on from the oldest kept message and reports the gap as skipped
+    (in its reply and its log). What was kept is all accounted for; the
+    dropped batch is in no table, since its bytes are gone.
     """
     retention_seconds = 3
     cloud = clouds(
@@ -220,9 +221,12 @@ def test_drain_behind_retention_moves_on_to_kept_messages(
 
     summaries = cloud.drain_until_empty()
 
+    skipped = sum(sum(summary["skipped"].values()) for summary in summaries)
     assert sum(summary["read"] for summary in summaries) == 20 + len(POISON)
+    assert skipped == len(dropped)
     assert account(dropped, cloud.database).persisted == 0
+    assert "left the stream before any drain read them" in cloud.log_text()
     record_scenario(
-        "behind retention (20 unread messages dropped by the stream, not counted)",
+        "behind retention (20 dropped by the stream, reported as skipped)",
         account(kept, cloud.database),
     )

@@ -15,7 +15,7 @@ import oci
 import pytest
 from cloud_process import free_port, running_cloud
 from oci.response import Response
-from oci.streaming.models import Cursor, Message
+from oci.streaming.models import Cursor, Group, Message
 from oci.vault.models import (
     Base64SecretContentDetails,
     CreateSecretDetails,
@@ -101,6 +101,9 @@ class BatchStreamClient:
         self.commits.append(cursor)
         return Response(200, {}, Cursor(value=cursor), None)
 
+    def get_group(self, stream_id, group_name):
+        return Response(200, {}, Group(reservations=[]), None)
+
 
 def sdk_message(partition, offset, raw):
     return Message(
@@ -137,6 +140,7 @@ def test_drain_poison_and_persons_commit_after_each_batch(tmp_path):
         "dead_lettered": 1,
         "unchanged": 0,
         "committed": {"0": 1, "1": 0},
+        "skipped": {},
         "stopped": "empty",
     }
     assert len(client.commits) == 2

@@ -156,16 +156,16 @@ class Publisher:
             if attempt >= self._max_attempts:
                 raise StreamError(
                     f"{len(pending)} of {len(records)} records were not published: "
-                    f"the stream still refused them after {attempt} attempts; "
-                    f"{len(placed)} were published",
+                    f"the stream still refused them, or one before them of the "
+                    f"batch, after {attempt} attempts; {len(placed)} were published",
                     context={
                         "stream_id": self._stream_id,
                         "published": len(placed),
-                        "refused": len(pending),
+                        "not_published": len(pending),
                     },
                     details={
                         "published": len(placed),
-                        "refused": len(pending),
+                        "not_published": len(pending),
                         "records": [
                             placed[index].position(index) for index in sorted(placed)
                         ],

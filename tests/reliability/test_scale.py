@@ -66,7 +66,7 @@ def test_throttling_storm_publish_and_drain_lose_nothing(
             placed_records = reply["records"]
         else:
             details = reply["error"]["details"]
-            assert details["published"] + details["refused"] == len(documents)
+            assert details["published"] + details["not_published"] == len(documents)
             placed_records = details["records"]
             assert len(placed_records) == details["published"]
         for placed in placed_records:

@@ -243,9 +243,9 @@ def test_publisher_still_refused_after_attempts_raises_counts(limits_cloud):
         publisher.publish(records)
 
     published = raised.value.context["published"]
-    refused = raised.value.context["refused"]
+    refused = raised.value.context["not_published"]
     details = raised.value.details
-    assert (details["published"], details["refused"]) == (published, refused)
+    assert (details["published"], details["not_published"]) == (published, refused)
     assert [record["index"] for record in details["records"]] == list(range(published))
     assert raised.value.status == 503
     assert refused > 0

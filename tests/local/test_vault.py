@@ -8,10 +8,10 @@ import uuid
 
 import oci
 import pytest
+import vault_secrets
 from oci.vault.models import (
     Base64SecretContentDetails,
     CreateSecretDetails,
-    UpdateSecretDetails,
 )
 from signed_requests import assert_invalid_parameter, send_json
 
@@ -21,26 +21,13 @@ def content_of(bundle) -> str:
 
 
 def create_secret(local_cloud, vaults_client, text: str) -> str:
-    details = CreateSecretDetails(
-        compartment_id=local_cloud["compartment_id"],
-        vault_id=local_cloud["vault_id"],
-        secret_name=f"test-{uuid.uuid4().hex[:8]}",
-        key_id="ocid1.key.oc1.iad.local",
-        secret_content=Base64SecretContentDetails(
-            content_type="BASE64", content=base64.b64encode(text.encode()).decode()
-        ),
-    )
-    return vaults_client.create_secret(details).data.id
+    return vault_secrets.create_secret(vaults_client, local_cloud, text.encode())
 
 
 def new_version(vaults_client, secret_id: str, text: str, stage: str = "CURRENT"):
-    content = Base64SecretContentDetails(
-        content_type="BASE64",
-        content=base64.b64encode(text.encode()).decode(),
-        stage=stage,
+    return vault_secrets.new_version(
+        vaults_client, secret_id, text.encode(), stage=stage
     )
-    details = UpdateSecretDetails(secret_content=content)
-    return vaults_client.update_secret(secret_id, details).data
 
 
 def test_secret_bundle_bootstrap_secrets_hold_connection_details(

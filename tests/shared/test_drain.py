@@ -13,14 +13,10 @@ from types import SimpleNamespace
 
 import oci
 import pytest
+import vault_secrets
 from cloud_process import free_port, running_cloud
 from oci.response import Response
 from oci.streaming.models import Cursor, Group, Message
-from oci.vault.models import (
-    Base64SecretContentDetails,
-    CreateSecretDetails,
-    UpdateSecretDetails,
-)
 from ocifn.drain import DrainFunction, drain, retry_stream, split_batch, stop_time
 from ocifn.errors import DatabaseAuthError, DatabaseError, StreamError
 from ocifn.secrets import SecretReader
@@ -366,17 +362,9 @@ def drain_rig(
 
 
 def create_json_secret(local_cloud, vaults_client, document):
-    details = CreateSecretDetails(
-        compartment_id=local_cloud["compartment_id"],
-        vault_id=local_cloud["vault_id"],
-        secret_name=f"drain-test-{uuid.uuid4().hex[:8]}",
-        key_id="ocid1.key.oc1.iad.local",
-        secret_content=Base64SecretContentDetails(
-            content_type="BASE64",
-            content=base64.b64encode(json.dumps(document).encode()).decode(),
-        ),
-    )
-    return vaults_client.create_secret(details).data.id
+    content = json.dumps(document).encode()
+
+    return vault_secrets.create_secret(vaults_client, local_cloud, content)
 
 
 def test_drain_function_lost_connection_reconnects_once_and_drains(drain_rig):
@@ -408,14 +396,7 @@ def test_drain_function_credentials_refused_reads_secret_again(
     drain_rig.function.close()
     rotated = drain_rig.database.with_name("rotated.db")
     content = json.dumps({"backend": "sqlite", "path": str(rotated)}).encode()
-    vaults_client.update_secret(
-        drain_rig.db_secret,
-        UpdateSecretDetails(
-            secret_content=Base64SecretContentDetails(
-                content_type="BASE64", content=base64.b64encode(content).decode()
-            )
-        ),
-    )
+    vault_secrets.new_version(vaults_client, drain_rig.db_secret, content)
     drain_rig.refusals.append(DatabaseAuthError("the database refused the password"))
     drain_rig.put(person_records("second", 3))
 

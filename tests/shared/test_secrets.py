@@ -7,20 +7,15 @@ its clock is one the tests move by hand.
 from __future__ import annotations
 
 import base64
-import uuid
 from types import SimpleNamespace
 
 import oci
 import pytest
+import vault_secrets
 from cloud_process import free_port
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from oci.secrets.models import Base64SecretBundleContentDetails, SecretBundle
-from oci.vault.models import (
-    Base64SecretContentDetails,
-    CreateSecretDetails,
-    UpdateSecretDetails,
-)
 from ocifn.errors import SecretError, SecretNotFound
 from ocifn.secrets import Secret, SecretReader, _decode_content
 
@@ -107,28 +102,16 @@ class Clock:
 
 def create_secret(local_cloud, vaults_client, content: bytes) -> tuple[str, str]:
     """A new secret in the local vault; its OCID and name."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    details = CreateSecretDetails(
-        compartment_id=local_cloud["compartment_id"],
-        vault_id=local_cloud["vault_id"],
-        secret_name=name,
-        key_id="ocid1.key.oc1.iad.local",
-        secret_content=Base64SecretContentDetails(
-            content_type="BASE64", content=base64.b64encode(content).decode()
-        ),
-    )
+    name = vault_secrets.new_secret_name()
 
-    return vaults_client.create_secret(details).data.id, name
+    return vault_secrets.create_secret(
+        vaults_client, local_cloud, content, name=name
+    ), name
 
 
 def new_version(vaults_client, secret_id: str, content: bytes) -> None:
     """Make ``content`` the secret's new CURRENT version."""
-    details = UpdateSecretDetails(
-        secret_content=Base64SecretContentDetails(
-            content_type="BASE64", content=base64.b64encode(content).decode()
-        )
-    )
-    vaults_client.update_secret(secret_id, details)
+    vault_secrets.new_version(vaults_client, secret_id, content)
 
 
 @pytest.fixture

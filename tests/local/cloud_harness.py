@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from ocilocal import functions, gateway, scheduler
 from ocilocal.context import Cloud
+from ocilocal.identity import load_or_create_key
 from ocilocal.launcher import free_port
 
 DATA = Path(__file__).parent / "data"
@@ -116,15 +115,8 @@ async def running_cloud(
 
 def sdk_config(directory: Path) -> dict[str, str]:
     """An API-key profile with a throwaway key, as a CLI user would have."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = directory / "sdk_key.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    load_or_create_key(key_file)
     return {
         "user": "ocid1.user.oc1..localtests",
         "tenancy": "ocid1.tenancy.oc1..localtests",

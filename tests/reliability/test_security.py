@@ -18,9 +18,8 @@ import oci
 import pytest
 from accounting import Ledger, account
 from cloud_process import free_port
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from ocifn import wallet
+from ocilocal.identity import load_or_create_key
 from reliability_cloud import functions_folder, iam_folder
 from scenario import publish, put_poison
 
@@ -63,13 +62,7 @@ def test_oci_api_unsigned_requests_are_refused_401(cloud):
 def test_oci_api_requests_signed_with_another_key_are_refused_401(cloud, tmp_path):
     """The profile's user and fingerprint, signed by a key the cloud never saw."""
     forged_key = tmp_path / "forged.pem"
-    forged_key.write_bytes(
-        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    load_or_create_key(forged_key)
     config = {**cloud.config(), "key_file": str(forged_key)}
     endpoint = cloud.state["endpoint"]
     secret = cloud.state["secrets"]["db-connection"]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from ocifn import auth
 from ocifn.errors import ConfigError
+from ocilocal.identity import load_or_create_key
 
 
 def test_load_credentials_nothing_set_is_config_error(tmp_path):
@@ -23,15 +22,8 @@ def test_load_credentials_nothing_set_is_config_error(tmp_path):
 
 def write_config(tmp_path, profile):
     """An API-key config file with one profile in us-phoenix-1."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "key.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    load_or_create_key(key_file)
     config_file = tmp_path / "config"
     config_file.write_text(
         f"[{profile}]\n"

@@ -13,11 +13,10 @@ import oci
 import pytest
 import vault_secrets
 from cloud_process import free_port
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from oci.secrets.models import Base64SecretBundleContentDetails, SecretBundle
 from ocifn.errors import SecretError, SecretNotFound
 from ocifn.secrets import Secret, SecretReader, _decode_content
+from ocilocal.identity import load_or_create_key
 
 
 def bundle(content):
@@ -294,15 +293,8 @@ def test_secret_reader_refused_signature_raises_final_secret_error(
     local_cloud, oci_config, tmp_path, clock
 ):
     """Vault's 401 for a request signed with the wrong key is not retryable."""
-    wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "wrong.pem"
-    key_file.write_bytes(
-        wrong_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    load_or_create_key(key_file)
     client = oci.secrets.SecretsClient(
         {**oci_config, "key_file": str(key_file)},
         service_endpoint=local_cloud["endpoint"],

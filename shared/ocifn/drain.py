@@ -190,7 +190,8 @@ def drain(
 
         new_partitions = {m.partition for m in messages} - summary.committed.keys()
         if new_partitions:
-            _count_skipped(consumer, messages, new_partitions, summary, retry)
+            committed = retry(consumer.committed_offsets)
+            _count_skipped(messages, new_partitions, committed, summary)
 
         persons, dead_letters = split_batch(messages)
         counts = store.write_batch(persons, dead_letters)
@@ -217,18 +218,16 @@ def drain(
 
 
 def _count_skipped(
-    consumer: Consumer,
     messages: list[StreamMessage],
     partitions: set[int],
+    committed: dict[int, int | None],
     summary: DrainSummary,
-    retry: Callable[[Callable[[], dict[int, int | None]]], dict[int, int | None]],
 ) -> None:
     """Count the messages between a partition's committed offset and its first read.
 
     Offsets of a partition follow one another, so a first read past the
     committed offset plus one means the stream dropped what lies between.
     """
-    committed = retry(consumer.committed_offsets)
     for partition in sorted(partitions):
         first = min(m.offset for m in messages if m.partition == partition)
         last_committed = committed.get(partition)

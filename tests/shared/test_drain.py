@@ -15,8 +15,6 @@ import oci
 import pytest
 import vault_secrets
 from cloud_process import free_port, running_cloud
-from oci.response import Response
-from oci.streaming.models import Cursor, Group, Message
 from ocifn.drain import DrainFunction, drain, retry_stream, split_batch, stop_time
 from ocifn.errors import DatabaseAuthError, DatabaseError, StreamError
 from ocifn.secrets import SecretReader
@@ -75,108 +73,79 @@ def test_stop_time_past_deadline_stops_at_once():
     assert stop_time(deadline, 0.8, clock=lambda: 10.0) == 10.0
 
 
-class BatchStreamClient:
-    """A fake StreamClient serving fixed batches and recording commits.
+@pytest.fixture
+def one_partition(local_cloud, oci_config, new_stream):
+    """A fresh one-partition stream on the local cloud, its client and a consumer."""
+    stream_id = new_stream(partitions=1)
+    client = oci.streaming.StreamClient(
+        oci_config,
+        service_endpoint=local_cloud["endpoint"],
+        retry_strategy=oci.retry.NoneRetryStrategy(),
+    )
 
-    It stands in for the service to observe that no commit happens when the
-    database fails, a failure the real service cannot be made to cause.
-    """
-
-    def __init__(self, batches):
-        self.batches = list(batches)
-        self.commits = []
-
-    def create_group_cursor(self, stream_id, details):
-        return Response(200, {}, Cursor(value="group"), None)
-
-    def get_messages(self, stream_id, cursor, limit=None):
-        batch = self.batches.pop(0) if self.batches else []
-        return Response(200, {"opc-next-cursor": f"after-{cursor}"}, batch, None)
-
-    def consumer_commit(self, stream_id, cursor):
-        self.commits.append(cursor)
-        return Response(200, {}, Cursor(value=cursor), None)
-
-    def get_group(self, stream_id, group_name):
-        return Response(200, {}, Group(reservations=[]), None)
-
-
-def sdk_message(partition, offset, raw):
-    return Message(
-        stream=STREAM_ID,
-        partition=str(partition),
-        key=None,
-        value=base64.b64encode(raw).decode(),
-        offset=offset,
+    return SimpleNamespace(
+        stream_id=stream_id,
+        client=client,
+        consumer=Consumer(client, stream_id, group="g", instance="i"),
+        put=lambda values: Publisher(client, stream_id).publish(
+            [(None, value) for value in values]
+        ),
+        committed=lambda: Consumer(
+            client, stream_id, group="g", instance="i"
+        ).committed_offsets(),
     )
 
 
-def test_drain_poison_and_persons_commit_after_each_batch(tmp_path):
-    """Persons and poison both land; the cursor is committed after each batch.
-
-    Uses a fake client to observe the commits.
-    """
-    client = BatchStreamClient(
-        [
-            [
-                sdk_message(0, 0, b'{"name": "Ada", "age": 36}'),
-                sdk_message(0, 1, b"not json"),
-            ],
-            [sdk_message(1, 0, b'{"name": "Ada", "age": 37}')],
-        ]
-    )
+def test_drain_poison_and_persons_commit_after_each_batch(tmp_path, one_partition):
+    """Persons and poison both land; the group's offset is committed to the last."""
+    one_partition.put([b'{"name": "Ada", "age": 36}', b"not json"])
+    one_partition.put([b'{"name": "Ada", "age": 37}'])
     store = SqliteStore(str(tmp_path / "app.db"))
-    consumer = Consumer(client, STREAM_ID, group="g", instance="i")
 
-    summary = drain(consumer, store, get_limit=100, stop_at=float("inf"))
+    summary = drain(one_partition.consumer, store, get_limit=2, stop_at=float("inf"))
 
     assert summary.to_dict() == {
         "read": 3,
         "upserted": 2,
         "dead_lettered": 1,
         "unchanged": 0,
-        "committed": {"0": 1, "1": 0},
+        "committed": {"0": 2},
         "skipped": {},
         "stopped": "empty",
     }
-    assert len(client.commits) == 2
+    assert one_partition.committed() == {0: 2}
     store.close()
 
 
-def test_drain_database_failure_commits_nothing(tmp_path):
-    """When the transaction fails, the cursor is not committed.
-
-    Uses a fake client to observe that no commit is sent.
-    """
-    client = BatchStreamClient([[sdk_message(0, 0, b'{"name": "A", "age": 1}')]])
+def test_drain_database_failure_commits_nothing(tmp_path, one_partition):
+    """When the transaction fails, the group's offsets are not committed."""
+    one_partition.put([b'{"name": "A", "age": 1}'])
     path = tmp_path / "app.db"
     store = SqliteStore(str(path))
     with sqlite3.connect(path) as connection:
         connection.execute("DROP TABLE dead_letter")
         connection.execute("DROP TABLE person")
-    consumer = Consumer(client, STREAM_ID, group="g", instance="i")
 
     with pytest.raises(DatabaseError):
-        drain(consumer, store, get_limit=100, stop_at=float("inf"))
+        drain(one_partition.consumer, store, get_limit=100, stop_at=float("inf"))
 
-    assert client.commits == []
+    assert one_partition.committed() == {0: None}
     store.close()
 
 
-def test_drain_deadline_reached_stops_before_reading(tmp_path):
-    """With no time left the run stops without reading.
-
-    Uses a fake client to observe that nothing is read or committed.
-    """
-    client = BatchStreamClient([[sdk_message(0, 0, b"x")]])
+def test_drain_deadline_reached_stops_before_reading(tmp_path, one_partition):
+    """With no time left the run stops without reading; the next run reads it."""
+    one_partition.put([b'{"name": "A", "age": 1}'])
     store = SqliteStore(str(tmp_path / "app.db"))
-    consumer = Consumer(client, STREAM_ID, group="g", instance="i")
 
-    summary = drain(consumer, store, get_limit=100, stop_at=0.0, clock=lambda: 1.0)
+    late = drain(
+        one_partition.consumer, store, get_limit=100, stop_at=0.0, clock=lambda: 1.0
+    )
+    one_partition.consumer.restart()
+    next_run = drain(one_partition.consumer, store, get_limit=100, stop_at=float("inf"))
 
-    assert summary.stopped == "deadline"
-    assert summary.read == 0
-    assert client.batches and client.commits == []
+    assert (late.stopped, late.read) == ("deadline", 0)
+    assert (next_run.stopped, next_run.read) == ("empty", 1)
     store.close()
 
 
